@@ -15,7 +15,8 @@ export interface TrackedWorker {
 
 const tracked = new Map<Worker, TrackedWorker>()
 
-function track(definition: WorkerDefinition<any, any>): TrackedWorker {
+/** Creates a BullMQ worker for a definition and tracks it with its active jobs. */
+export function trackWorker(definition: WorkerDefinition<any, any>): TrackedWorker {
   const config = useCzoConfig()
   const active = new Map<string, { job: Job, token: string | undefined }>()
   const processor: Processor = async (job, token, signal) => {
@@ -69,7 +70,7 @@ export function useWorker(nameOrDefinition: string | WorkerDefinition<any, any>,
   const definition = typeof nameOrDefinition === 'string'
     ? defineWorker(nameOrDefinition, processor as Processor, options)
     : nameOrDefinition
-  return track(definition).worker
+  return trackWorker(definition).worker
 }
 
 /** The workers this process has started, for the runner's shutdown. */

@@ -1,0 +1,24 @@
+/**
+ * The two generated modules of the worker output. Paths are written with JSON.stringify, so
+ * any file name discovery accepts (quotes, spaces, unicode) is a valid specifier.
+ */
+
+/** `_entry.mjs`: every discovered worker file, loaded lazily so a failing file can be named. */
+export function workersEntryCode(workerFiles: readonly string[]): string {
+  const items = workerFiles.map(file =>
+    `  { file: ${JSON.stringify(file)}, load: () => import(${JSON.stringify(`./${file}`)}) },`)
+  return `export const workers = [\n${items.join('\n')}\n]\n`
+}
+
+/** `index.mjs`: the worker process (flags, signals, deadline) around `_entry.mjs`. */
+export function processEntryCode(options: { sourcemap: boolean }): string {
+  return [
+    `import { runWorkerProcess } from '@czo/kit/runner'`,
+    `import { workers } from 'czo:entry'`,
+    // Enabled after the kit and its dependencies are loaded: worker code gets mapped stacks
+    // without paying to parse the dependencies' maps.
+    options.sourcemap ? `process.setSourceMapsEnabled(true)` : '',
+    `runWorkerProcess({ entries: workers })`,
+    '',
+  ].filter((line, index, all) => line !== '' || index === all.length - 1).join('\n')
+}

@@ -1,0 +1,8 @@
+export { buildWorkers, WorkersBuildError } from './build.js'
+export { DEFAULT_OUTPUT_DIR, DEFAULT_WORKERS_DIR, findWorkerFiles, isWorkerFileName, resolveLayout, WorkerDiscoveryError } from './discover.js'
+export { NitroOnlyApiError, nitroGuardPlugin } from './nitro-guard.js'
+export type { BuildWorkersOptions, BuildWorkersResult, WorkersLayout } from './types.js'
+export { MissingBuildError, spawnWorkerProcess, startBuiltWorkers, startDevWorkers } from '../dev/index.js'
+export type { DevWorkersOptions, SpawnWorkerProcessOptions, WorkerProcess, WorkerProcessHandle, WorkerProcessOptions } from '../dev/index.js'
+export { listWorkers } from './list.js'
+export type { ListedWorker } from './list.js'

@@ -1,0 +1,6 @@
+export { startDevWorkers } from './dev-workers.js'
+export type { DevWorkersOptions } from './dev-workers.js'
+export { MissingBuildError, startBuiltWorkers } from './start-built.js'
+export type { WorkerProcessHandle, WorkerProcessOptions } from './types.js'
+export { spawnWorkerProcess } from './worker-process.js'
+export type { SpawnWorkerProcessOptions, WorkerProcess } from './worker-process.js'

@@ -1,0 +1,101 @@
+import { CzoConfigError, useCzoConfig } from '../runtime/config.js'
+import type { WorkerDefinition } from '../runtime/define-worker.js'
+import { parseWorkerProcessArgs, UsageError, WORKER_PROCESS_HELP } from './args.js'
+import { ExitCode } from './exit-codes.js'
+import { loadWorkerDefinitions, WorkerLoadError, type WorkerEntry } from './load.js'
+import { consoleLogger, type RunnerLogger } from './logger.js'
+import { forceShutdown, shutdownWorkers, startWorkers, type ShutdownResult } from './runner.js'
+import { selectWorkers, WorkerSelectionError } from './select.js'
+
+export interface RunWorkerProcessOptions {
+  /** Discovered worker files (what the generated `_entry.mjs` exports). */
+  entries?: readonly WorkerEntry[]
+  /** Or definitions registered by hand. */
+  definitions?: readonly WorkerDefinition<any, any>[]
+  argv?: readonly string[]
+  env?: Record<string, string | undefined>
+  logger?: RunnerLogger
+  /** Ends the process; replaceable for tests. */
+  exit?: (code: number) => void
+}
+
+/** The message and exit code for an error raised before the workers run. */
+export function describeStartupError(error: unknown): { code: number, message: string } {
+  if (error instanceof UsageError || error instanceof WorkerSelectionError) return { code: ExitCode.usage, message: error.message }
+  if (error instanceof CzoConfigError || error instanceof WorkerLoadError) return { code: ExitCode.failure, message: error.message }
+  return { code: ExitCode.failure, message: error instanceof Error ? (error.stack ?? error.message) : String(error) }
+}
+
+/**
+ * The worker process: parses flags, loads and selects the workers, starts them, and stops
+ * them gracefully on SIGINT/SIGTERM within the deadline (a second signal forces). Ends the
+ * process with an {@link ExitCode}. Resolves with that code once the process is done.
+ */
+export async function runWorkerProcess(options: RunWorkerProcessOptions): Promise<number> {
+  const logger = options.logger ?? consoleLogger
+  const env = options.env ?? process.env
+  const exit = options.exit ?? ((code: number) => process.exit(code))
+  let shutdownTimeout: number
+  let definitions: WorkerDefinition<any, any>[]
+  try {
+    const args = parseWorkerProcessArgs(options.argv ?? process.argv.slice(2), env)
+    if (args.help) {
+      console.log(WORKER_PROCESS_HELP)
+      exit(ExitCode.ok)
+      return ExitCode.ok
+    }
+    const config = useCzoConfig()
+    shutdownTimeout = args.shutdownTimeout ?? config.workers.shutdownTimeout
+    const all = options.definitions ? [...options.definitions] : await loadWorkerDefinitions(options.entries ?? [])
+    if (all.length === 0) throw new WorkerSelectionError(args.workersSource, 'no workers found: add `export default defineWorker(...)` files to server/workers')
+    definitions = selectWorkers(all, args.workers, args.workersSource)
+  }
+  catch (error) {
+    const { code, message } = describeStartupError(error)
+    logger.error(message)
+    exit(code)
+    return code
+  }
+
+  let finish!: (code: number) => void
+  const done = new Promise<number>((resolve) => {
+    finish = resolve
+  })
+  let stopping: Promise<ShutdownResult> | undefined
+  const stop = (reason: string, failure: boolean): void => {
+    if (stopping) {
+      logger.warn(`${reason} during shutdown: forcing`)
+      forceShutdown()
+      return
+    }
+    logger.info(`${reason}: stopping`)
+    stopping = shutdownWorkers({ timeout: shutdownTimeout, logger })
+    void stopping.then(({ forced }) => {
+      const code = failure ? ExitCode.failure : forced ? ExitCode.forced : ExitCode.ok
+      exit(code)
+      finish(code)
+    })
+  }
+  const onSignal = (signal: NodeJS.Signals) => stop(`received ${signal}`, false)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  // Started by `czo workers:dev` or the Nx executor: if that parent dies, stop too.
+  if (process.connected) process.once('disconnect', () => stop('parent process went away', false))
+  process.on('uncaughtException', (error) => {
+    logger.error('uncaught exception:', error)
+    stop('uncaught exception', true)
+  })
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled rejection:', reason)
+    stop('unhandled rejection', true)
+  })
+
+  startWorkers(definitions, { logger }).then(
+    () => process.send?.({ type: 'czo:ready', workers: definitions.map(definition => definition.name) }),
+    (error: unknown) => {
+      logger.error('could not start the workers:', error)
+      stop('start failed', true)
+    },
+  )
+  return done
+}
