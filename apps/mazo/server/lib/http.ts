@@ -1,0 +1,40 @@
+/**
+ * HTTP-side helpers around Redis calls: a bound on how long a request waits, and the mapping
+ * of "Redis is unavailable" to a 503 with a clear message.
+ */
+import { QueueUnavailableError, redactUrl, useCzoConfig } from '@czo/kit'
+// HTTP side only: worker files must not import this module (#imports exists only inside Nitro).
+import { createError } from '#imports'
+
+export class RedisTimeoutError extends Error {
+  override name = 'RedisTimeoutError'
+}
+
+/** Runs a Redis call, failing after the configured `redis.queueTimeout`. */
+export async function bounded<T>(what: string, call: () => Promise<T>): Promise<T> {
+  const { redis } = useCzoConfig()
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisTimeoutError(`${what}: Redis at ${redactUrl(redis.url)} did not answer within ${redis.queueTimeout} ms`)), redis.queueTimeout)
+  })
+  try {
+    return await Promise.race([call(), deadline])
+  }
+  finally {
+    clearTimeout(timer)
+  }
+}
+
+const UNAVAILABLE = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|max retries per request|Command timed out/i
+
+/** Maps Redis being down to 503 (and everything else to itself) for h3. */
+export function toHttpError(error: unknown): unknown {
+  if (error instanceof QueueUnavailableError || error instanceof RedisTimeoutError || (error instanceof Error && UNAVAILABLE.test(error.message))) {
+    return createError({
+      statusCode: 503,
+      statusMessage: 'Service Unavailable',
+      message: `The order queue is unavailable, try again later (${redactUrl(error.message)})`,
+    })
+  }
+  return error
+}
