@@ -71,9 +71,11 @@ export async function* runUntilExit(options: LongRunningOptions): AsyncGenerator
       handle.exited.then(code => ({ ready: false as const, code })),
     ])
     if (!first.ready) {
-      if ('error' in first) logger.error(`${options.label}: the worker process did not become ready: ${(first.error as Error)?.message ?? first.error}`)
       const code = 'code' in first ? first.code : await (stopping ?? handle.stop())
-      if (stopReason === undefined) logger.error(`${options.label}: the worker process exited with code ${code} before it was ready`)
+      if (stopReason === undefined) {
+        const reason = 'error' in first ? (first.error as Error)?.message ?? String(first.error) : `the worker process exited with code ${code} before it was ready`
+        logger.error(`${options.label}: ${reason}`)
+      }
       yield { success: stopReason !== undefined && code === 0, exitCode: code }
       return
     }

@@ -13,7 +13,8 @@ export default async function buildExecutor(options: BuildExecutorOptions, conte
     return { success: true }
   }
   catch (error) {
-    logger.error((error as Error)?.stack ?? String(error))
+    // The kit's errors name the file and the import chain; the stack only with --verbose.
+    logger.error(context.isVerbose ? (error as Error)?.stack ?? String(error) : (error as Error)?.message ?? String(error))
     return { success: false }
   }
 }
