@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -133,6 +134,22 @@ describe('createNodes', () => {
       '{workspaceRoot}/packages/kit/package.json',
       '{workspaceRoot}/packages/nx/src/**/*',
     ]))
+  })
+
+  it('hashes the installed versions of the kit and plugin when they come from outside the workspace', async () => {
+    const root = workspace({
+      'apps/shop/project.json': '{"name":"shop"}',
+      'apps/shop/server/workers/a.ts': '',
+    })
+    symlinkSync(join(repoRoot, 'node_modules'), join(root, 'node_modules'))
+    const projects = await infer(root, ['apps/shop/project.json'])
+    const inputs = projects['apps/shop/project.json']!['apps/shop']!.targets!['workers-build']!.inputs!
+    expect(inputs.filter(input => typeof input === 'string' && input.startsWith('{workspaceRoot}'))).toEqual([])
+    const runtime = inputs.find((input): input is { runtime: string } => typeof input === 'object' && 'runtime' in input)
+    expect(runtime?.runtime).not.toContain(root)
+    const kitVersion = JSON.parse(readFileSync(join(repoRoot, 'packages/kit/package.json'), 'utf8')).version
+    const nxVersion = JSON.parse(readFileSync(join(repoRoot, 'packages/nx/package.json'), 'utf8')).version
+    expect(execSync(runtime!.runtime, { cwd: root, encoding: 'utf8' }).trim().split('\n')).toEqual([`@czo/kit@${kitVersion}`, `@czo/nx@${nxVersion}`])
   })
 
   it('rejects bad plugin options with a message naming the option', async () => {

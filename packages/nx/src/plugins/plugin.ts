@@ -152,8 +152,21 @@ function toolInputs(workspaceRoot: string, projectDir: string): Input[] {
       external.push(name)
     }
   }
-  if (external.length > 0) inputs.push({ externalDependencies: external })
+  if (external.length > 0) inputs.push(installedVersionsInput(external, relative(realWorkspaceRoot, projectDir)))
   return inputs
+}
+
+/**
+ * The versions of installed (not workspace-local) tool packages, as resolved from the project.
+ * A runtime input rather than `externalDependencies`, which fails the task when the workspace
+ * has no lockfile entry for the package; the command runs at the workspace root, so it holds
+ * no absolute path.
+ */
+function installedVersionsInput(names: string[], projectRoot: string): Input {
+  const from = JSON.stringify((projectRoot || '.').split(sep).join('/'))
+  const script = `const r=require('module').createRequire(require('path').resolve(${from},'package.json'));`
+    + `for(const n of ${JSON.stringify(names)}){let v='missing';try{v=r(n+'/package.json').version}catch{}console.log(n+'@'+v)}`
+  return { runtime: `node -e "${script.replace(/"/g, '\\"')}"` }
 }
 
 export function createWorkersTargets(projectRoot: string, options: NormalizedPluginOptions, context: CreateNodesContext): Record<string, TargetConfiguration> {
