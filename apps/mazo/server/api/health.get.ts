@@ -1,6 +1,6 @@
 import { redactUrl, useCzoConfig, useQueue, useRedisConnection } from '@czo/kit'
 import { defineEventHandler } from '#imports'
-import { bounded } from '../lib/http'
+import { bounded, whenReady } from '../lib/http'
 
 const QUEUES = ['orders', 'emails', 'inventory'] as const
 
@@ -16,7 +16,9 @@ export default defineEventHandler(async () => {
   const started = performance.now()
   try {
     const queues = await bounded('health check', async () => {
-      await useRedisConnection('queue').ping()
+      const client = useRedisConnection('queue')
+      await whenReady(client)
+      await client.ping()
       const counts = await Promise.all(QUEUES.map(name =>
         useQueue(name).getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed')))
       return Object.fromEntries(QUEUES.map((name, index) => [name, counts[index]]))

@@ -2,7 +2,9 @@
  * HTTP-side helpers around Redis calls: a bound on how long a request waits, and the mapping
  * of "Redis is unavailable" to a 503 with a clear message.
  */
-import { QueueUnavailableError, redactUrl, useCzoConfig } from '@czo/kit'
+import { QueueUnavailableError, redactUrl, useCzoConfig, type useRedisConnection } from '@czo/kit'
+
+type Redis = ReturnType<typeof useRedisConnection>
 // HTTP side only: worker files must not import this module (#imports exists only inside Nitro).
 import { createError } from '#imports'
 
@@ -23,6 +25,23 @@ export async function bounded<T>(what: string, call: () => Promise<T>): Promise<
   finally {
     clearTimeout(timer)
   }
+}
+
+/** Resolves once a Redis client is connected: a fresh or reconnecting client rejects commands. */
+export function whenReady(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      client.off('end', onEnd)
+      resolve()
+    }
+    const onEnd = () => {
+      client.off('ready', onReady)
+      reject(new Error('Connection is closed'))
+    }
+    client.once('ready', onReady)
+    client.once('end', onEnd)
+  })
 }
 
 const UNAVAILABLE = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ETIMEDOUT|ENOTFOUND|max retries per request|Command timed out/i
