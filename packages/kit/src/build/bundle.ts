@@ -25,6 +25,8 @@ function virtualEntriesPlugin(settings: BundleSettings): Plugin {
     name: 'czo:entries',
     setup(build) {
       build.onResolve({ filter: /^czo:(?:entry|index)$/ }, args => ({ path: args.path, namespace: 'czo' }))
+      // index.mjs imports the sibling _entry.mjs at run time, so that _entry.mjs lists the workers itself.
+      build.onResolve({ filter: /^\.\/_entry\.mjs$/, namespace: 'czo' }, () => ({ path: './_entry.mjs', external: true }))
       build.onLoad({ filter: /.*/, namespace: 'czo' }, args => ({
         contents: args.path === 'czo:entry'
           ? workersEntryCode(settings.workerFiles)

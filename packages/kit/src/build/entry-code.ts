@@ -14,7 +14,7 @@ export function workersEntryCode(workerFiles: readonly string[]): string {
 export function processEntryCode(options: { sourcemap: boolean }): string {
   return [
     `import { runWorkerProcess } from '@czo/kit/runner'`,
-    `import { workers } from 'czo:entry'`,
+    `import { workers } from './_entry.mjs'`,
     // Enabled after the kit and its dependencies are loaded: worker code gets mapped stacks
     // without paying to parse the dependencies' maps.
     options.sourcemap ? `process.setSourceMapsEnabled(true)` : '',

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Plugin } from 'esbuild'
 
@@ -27,6 +28,8 @@ export function kitResolvePlugin(link?: string): Plugin {
   }
 }
 
+/** The kit's file for a specifier: compiled `.js`, or `.ts` when the kit runs from source (tests). */
 export function kitEntryFile(specifier: string): string {
-  return fileURLToPath(new URL(KIT_ENTRIES[specifier]!, import.meta.url))
+  const file = fileURLToPath(new URL(KIT_ENTRIES[specifier]!, import.meta.url))
+  return existsSync(file) ? file : file.replace(/\.js$/, '.ts')
 }

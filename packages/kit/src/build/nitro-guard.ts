@@ -84,6 +84,9 @@ export function nitroGuardPlugin(rootDir: string): Plugin {
         const loader = /\.[cm]?tsx?$/.test(args.path) ? (args.path.endsWith('x') ? 'tsx' : 'ts') : (args.path.endsWith('x') ? 'jsx' : 'js')
         // Comments removed (by a real parser) so that prose mentioning an API does not count.
         const { code } = await transform(source, { loader, format: 'esm', legalComments: 'none', sourcefile: args.path })
+        for (const [, specifier] of code.matchAll(/\bfrom\s*['"]([^'"]+)['"]/g)) {
+          if (NITRO_ONLY_MODULES.test(specifier!)) return fail(args.path, specifier!, `${relative(rootDir, args.path)} imports "${specifier}"`)
+        }
         const call = GLOBAL_CALL.exec(code)
         if (call && !declaresLocally(code, call[1]!)) {
           return fail(args.path, call[1]!, `${relative(rootDir, args.path)} calls ${call[1]}(), a Nitro auto-import`)

@@ -48,15 +48,15 @@ export function stringFlag(value: unknown, flag: string): string | undefined {
   return value
 }
 
-/** `--workers` (or CZO_WORKERS) and `--shutdown-timeout` (or CZO_SHUTDOWN_TIMEOUT) from parsed args. */
-export function runOptions(args: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): { workers?: string[], shutdownTimeout?: number } {
+/**
+ * `--workers` and `--shutdown-timeout`, checked here so a typo fails before anything starts.
+ * CZO_WORKERS and CZO_SHUTDOWN_TIMEOUT are left to the worker process, which inherits the env.
+ */
+export function runOptions(args: Record<string, unknown>): { workers?: string[], shutdownTimeout?: number } {
   const workersFlag = stringFlag(args.workers, 'workers')
   const timeoutFlag = stringFlag(args['shutdown-timeout'], 'shutdown-timeout')
-  const workers = workersFlag !== undefined
-    ? parseWorkerList(workersFlag, '--workers')
-    : env.CZO_WORKERS !== undefined ? parseWorkerList(env.CZO_WORKERS, 'CZO_WORKERS') : undefined
-  const shutdownTimeout = timeoutFlag !== undefined
-    ? parseTimeout(timeoutFlag, '--shutdown-timeout')
-    : env.CZO_SHUTDOWN_TIMEOUT !== undefined ? parseTimeout(env.CZO_SHUTDOWN_TIMEOUT, 'CZO_SHUTDOWN_TIMEOUT') : undefined
-  return { ...(workers ? { workers } : {}), ...(shutdownTimeout ? { shutdownTimeout } : {}) }
+  return {
+    ...(workersFlag !== undefined ? { workers: parseWorkerList(workersFlag, '--workers') } : {}),
+    ...(timeoutFlag !== undefined ? { shutdownTimeout: parseTimeout(timeoutFlag, '--shutdown-timeout') } : {}),
+  }
 }

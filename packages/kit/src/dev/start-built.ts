@@ -14,7 +14,8 @@ export function startBuiltWorkers(options: WorkerProcessOptions): WorkerProcessH
   const layout = resolveLayout(options)
   const entry = join(layout.workersOutDir, 'index.mjs')
   if (!existsSync(entry)) {
-    throw new MissingBuildError(`No worker build at ${relative(process.cwd(), entry) || entry}. Build it first with \`czo workers:build\`${options.rootDir === '.' ? '' : ` --cwd ${options.rootDir}`} (or \`nitro build\` with the czo module, or \`nx run <app>:workers-build\`).`)
+    const command = options.rootDir === '.' ? 'czo workers:build' : `czo workers:build --cwd ${options.rootDir}`
+    throw new MissingBuildError(`No worker build at ${relative(process.cwd(), entry) || entry}. Build it first with \`${command}\` (or \`nitro build\` with the czo module, or \`nx run <app>:workers-build\`).`)
   }
   const worker = spawnWorkerProcess({ entry, args: workerProcessArgs(options), env: options.env, cwd: layout.rootDir })
   return { ready: worker.ready, exited: worker.exited, stop: () => worker.stop(), force: () => worker.signal('SIGINT') }

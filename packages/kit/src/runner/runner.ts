@@ -35,7 +35,7 @@ export async function startWorkers(definitions: readonly WorkerDefinition<any, a
   finally {
     clearTimeout(slow)
   }
-  logger.info(`ready: ${started.length} worker${started.length === 1 ? '' : 's'} connected to ${url}`)
+  logger.info(`ready: ${started.length} worker${started.length === 1 ? '' : 's'} connected to ${url} (pid ${process.pid})`)
   return started
 }
 
@@ -43,7 +43,7 @@ export interface ShutdownOptions {
   /** Upper bound of the graceful part (ms); past it the stop is forced. Default: config `workers.shutdownTimeout`. */
   timeout?: number
   logger?: RunnerLogger
-  /** Bound of handing active jobs back to the queue on a forced stop (ms). Default 2000. */
+  /** Part of `timeout` kept for handing active jobs back to the queue on a forced stop (ms). Default 2000, at most a fifth of `timeout`. */
   requeueTimeout?: number
 }
 
@@ -74,6 +74,8 @@ export function shutdownWorkers(options: ShutdownOptions = {}): Promise<Shutdown
   if (shutdown) return shutdown
   const logger = options.logger ?? consoleLogger
   const timeout = options.timeout ?? useCzoConfig().workers.shutdownTimeout
+  // The deadline bounds the whole shutdown, the hand-back included.
+  const requeueBudget = Math.min(options.requeueTimeout ?? 2000, Math.floor(timeout / 5))
   const workers = running
   running = []
   const forced = new Promise<'forced'>((resolve) => {
@@ -88,7 +90,7 @@ export function shutdownWorkers(options: ShutdownOptions = {}): Promise<Shutdown
       await closeConnections()
       return 'done' as const
     })()
-    const outcome = await Promise.race([graceful, forced, sleep(timeout).then(() => 'deadline' as const)])
+    const outcome = await Promise.race([graceful, forced, sleep(timeout - requeueBudget).then(() => 'deadline' as const)])
     if (outcome === 'done') {
       logger.info('stopped')
       return { forced: false, requeued: 0 }
@@ -97,7 +99,7 @@ export function shutdownWorkers(options: ShutdownOptions = {}): Promise<Shutdown
     logger.warn(`${outcome === 'deadline' ? `shutdown deadline of ${timeout} ms passed` : 'forced stop'}: handing ${left} active job${left === 1 ? '' : 's'} back to the queue`)
     const counts = await Promise.race([
       Promise.all(workers.map(entry => requeueActiveJobs(entry))),
-      sleep(options.requeueTimeout ?? 2000).then(() => [] as number[]),
+      sleep(requeueBudget).then(() => [] as number[]),
     ])
     const requeued = counts.reduce((sum, n) => sum + n, 0)
     if (requeued < left) logger.warn(`${left - requeued} job${left - requeued === 1 ? '' : 's'} could not be handed back (Redis unreachable?); BullMQ's stall detection will recover them`)
