@@ -42,7 +42,10 @@ export const WORKERS_ENTRY_ID = '#czo/workers'
 const KIT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** The kit's runtime files: what the server and the worker process import at runtime. */
 const KIT_RUNTIME_ENTRIES = ['dist/runtime/index.js', 'dist/runner/index.js']
-const RUNTIME_PLUGIN = fileURLToPath(new URL('./runtime/plugin.js', import.meta.url))
+/** The runtime plugin: compiled next to this file (`.ts` when this module runs from source). */
+const RUNTIME_PLUGIN = ['./runtime/plugin.js', './runtime/plugin.ts']
+  .map(file => fileURLToPath(new URL(file, import.meta.url)))
+  .find(file => existsSync(file))!
 
 type Plain = Record<string, unknown>
 

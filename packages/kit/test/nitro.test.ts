@@ -1,0 +1,141 @@
+/** The czo Nitro module, in process: config seeding, the kit copy, and real (small) Nitro builds. */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { build, createNitro, prepare } from 'nitropack/core'
+import type { Nitro } from 'nitropack/types'
+import { afterEach, describe, expect, it } from 'vitest'
+import { copyKitRuntime, czo, seedRuntimeConfig } from '../src/nitro/index.ts'
+import { czoConfigDefaults } from '../src/runtime/config.ts'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'czo-nitro-'))
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? files(path).map(file => `${name}/${file}`) : [name]
+  })
+}
+
+/** A tiny Nitro app: one route that enqueues, one worker with a recognisable side effect. */
+function writeApp(): string {
+  const root = tempDir()
+  mkdirSync(join(root, 'server/api'), { recursive: true })
+  mkdirSync(join(root, 'server/workers'), { recursive: true })
+  writeFileSync(join(root, 'server/api/enqueue.post.ts'), `import { useQueue } from '@czo/kit'\nexport default defineEventHandler(async () => ({ id: (await useQueue('mail').add('x', {})).id }))\n`)
+  writeFileSync(join(root, 'server/workers/mail.ts'), `import { defineWorker } from '@czo/kit'\nconsole.log('MAIL-WORKER-SIDE-EFFECT')\nexport default defineWorker('mail', async () => 'sent')\n`)
+  return root
+}
+
+async function nitroFor(rootDir: string, overrides: Record<string, unknown> = {}): Promise<Nitro> {
+  const nitro = await createNitro({
+    rootDir,
+    srcDir: 'server',
+    compatibilityDate: '2025-07-01',
+    logLevel: 0,
+    modules: [czo()],
+    ...overrides,
+  })
+  cleanups.push(() => nitro.close())
+  return nitro
+}
+
+describe('seedRuntimeConfig', () => {
+  it('fills runtimeConfig.czo with the kit defaults, keeps values set in the config, never reads the env', () => {
+    const previous = process.env.NITRO_CZO_REDIS_URL
+    process.env.NITRO_CZO_REDIS_URL = 'redis://:build-machine-secret@10.0.0.1:6379'
+    cleanups.push(() => {
+      if (previous === undefined) delete process.env.NITRO_CZO_REDIS_URL
+      else process.env.NITRO_CZO_REDIS_URL = previous
+    })
+    const nitro = { options: { runtimeConfig: { app: {}, czo: { redis: { prefix: 'shop' }, workers: { shutdownTimeout: 5000 } } } } } as unknown as Nitro
+    const czoConfig = seedRuntimeConfig(nitro, { inline: true })
+    expect(czoConfig).toEqual({
+      redis: { url: czoConfigDefaults.redis.url, prefix: 'shop', queueTimeout: czoConfigDefaults.redis.queueTimeout },
+      databaseUrl: '',
+      workers: { inline: true, shutdownTimeout: 5000 },
+    })
+    expect(JSON.stringify(nitro.options.runtimeConfig)).not.toContain('secret')
+    // The module's defaults object is not shared with (or mutated through) the app's config.
+    expect(czoConfigDefaults.workers.inline).toBe(false)
+  })
+})
+
+describe('copyKitRuntime', () => {
+  it('copies the runtime and runner entries with every file they import, and nothing build-time', async () => {
+    const serverDir = tempDir()
+    const copied = await copyKitRuntime(serverDir)
+    expect(copied).toContain('package.json')
+    expect(copied).toContain('dist/runtime/index.js')
+    expect(copied).toContain('dist/runner/index.js')
+    expect(copied).toContain('dist/runtime/config.js')
+    expect(copied.filter(file => /^dist\/(build|cli|dev|nitro)\//.test(file))).toEqual([])
+    // Closed over relative imports: every import of a copied file is copied.
+    for (const file of copied.filter(name => name.endsWith('.js'))) {
+      const code = readFileSync(join(serverDir, 'node_modules/@czo/kit', file), 'utf8')
+      for (const [, specifier] of code.matchAll(/from\s*'(\.{1,2}\/[^']+)'/g)) {
+        expect(existsSync(join(serverDir, 'node_modules/@czo/kit', file, '..', specifier!)), `${file} imports ${specifier}`).toBe(true)
+      }
+    }
+  })
+
+  it('names the missing file when the kit is not built', async () => {
+    await expect(copyKitRuntime(tempDir(), tempDir())).rejects.toThrow(/runtime file .*dist\/(runtime|runner)\/index\.js is missing; build @czo\/kit first/)
+  })
+})
+
+describe('the module in a Nitro build', () => {
+  it('builds the workers next to the server, traces their dependencies, ships the kit, and keeps worker code out of the server', async () => {
+    const root = writeApp()
+    const nitro = await nitroFor(root)
+    expect(nitro.options.plugins.some(plugin => /nitro[/\\]runtime[/\\]plugin\.(js|ts)$/.test(plugin))).toBe(true)
+    expect(nitro.options.runtimeConfig.czo).toEqual(czoConfigDefaults)
+    await prepare(nitro)
+    await build(nitro)
+
+    const server = join(root, '.output/server')
+    const all = files(server)
+    expect(all).toEqual(expect.arrayContaining([
+      'index.mjs', 'workers/index.mjs', 'workers/_entry.mjs',
+      'node_modules/@czo/kit/package.json', 'node_modules/@czo/kit/dist/runtime/index.js', 'node_modules/@czo/kit/dist/runner/index.js',
+      'node_modules/bullmq/package.json', 'node_modules/ioredis/package.json',
+    ]))
+    const serverCode = all.filter(file => file.endsWith('.mjs') && !file.startsWith('workers/') && !file.startsWith('node_modules/'))
+      .map(file => readFileSync(join(server, file), 'utf8')).join('\n')
+    expect(serverCode).not.toContain('MAIL-WORKER-SIDE-EFFECT')
+    expect(serverCode).toMatch(/from ['"]@czo\/kit['"]/)
+    // Inline mode's only way to the workers: relative to the chunk, so the output can move.
+    expect(serverCode).toMatch(/import\("\.\.\/(\.\.\/)*workers\/_entry\.mjs"\)/)
+    expect(serverCode).not.toContain('#czo/workers')
+    expect(serverCode).not.toContain(root)
+    expect(readFileSync(join(server, 'workers/_entry.mjs'), 'utf8')).toContain('server/workers/mail.ts')
+  })
+
+  it('does not build workers for the prerenderer, nor in dev unless inline mode is on at start', async () => {
+    const root = writeApp()
+    const prerender = await nitroFor(root, { preset: 'nitro-prerender' })
+    await prerender.hooks.callHook('build:before', prerender)
+    expect(existsSync(join(prerender.options.output.dir, 'server/workers'))).toBe(false)
+
+    const dev = await nitroFor(root, { dev: true })
+    await dev.hooks.callHook('build:before', dev)
+    expect(existsSync(join(dev.options.buildDir, 'czo/server/workers'))).toBe(false)
+
+    const inline = await nitroFor(root, { dev: true, modules: [czo({ inline: true })] })
+    await inline.hooks.callHook('build:before', inline)
+    expect(existsSync(join(inline.options.buildDir, 'czo/server/workers/_entry.mjs'))).toBe(true)
+  })
+
+  it('refuses a preset whose server output is not <output>/server, naming the preset', async () => {
+    await expect(nitroFor(writeApp(), { preset: 'vercel' })).rejects.toThrow(/preset "vercel" puts the server in .*Use a Node\.js preset/)
+  })
+})
