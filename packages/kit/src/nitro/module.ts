@@ -132,6 +132,10 @@ export function czo(options: CzoNitroOptions = {}): NitroModule {
         seedRuntimeConfig(nitro, options)
       })
       if (!nitro.options.plugins.includes(RUNTIME_PLUGIN)) nitro.options.plugins.push(RUNTIME_PLUGIN)
+      // The plugin imports nitropack/runtime: it must be bundled, also in dev where Nitro would
+      // otherwise load any valid ESM file natively.
+      const externals = (nitro.options.externals ??= {} as typeof nitro.options.externals)
+      externals.inline = [...(externals.inline ?? []), dirname(RUNTIME_PLUGIN)]
 
       // The prerenderer is a throw-away Nitro build: it gets the plugin, not the worker output.
       const prerender = nitro.options.preset === 'nitro-prerender'
@@ -164,7 +168,6 @@ export function czo(options: CzoNitroOptions = {}): NitroModule {
         // Nitro traces these files' imports (bullmq, ioredis, whatever the workers import) into
         // <output>/server/node_modules, as it does for the server's own externals.
         const workerOutputs = result.files.filter(file => file.endsWith('.mjs')).map(file => join(result.outDir, file))
-        const externals = (nitro.options.externals ??= {} as typeof nitro.options.externals)
         externals.traceInclude = [
           ...(externals.traceInclude ?? []),
           ...workerOutputs,
