@@ -6,13 +6,12 @@
 import { appendFileSync, existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { buildPlugin, createFixtureWorkspace, listFiles, nxRunner, type NxRunner } from './e2e-helpers'
+import { createFixtureWorkspace, listFiles, nxRunner, repoRoot, type NxRunner } from './e2e-helpers'
 
 let root: string
 let runner: NxRunner
 
 beforeAll(() => {
-  buildPlugin()
   root = createFixtureWorkspace()
   runner = nxRunner({ redisUrl: inject('redisUrl'), prefix: 'unused' })
 }, 120_000)
@@ -53,4 +52,18 @@ describe('workers-build caching', () => {
     expect(fourth.output).not.toMatch(CACHE_HIT)
     expect(fourth.output).toMatch(/Built 3 worker file\(s\)/)
   }, 240_000)
+})
+
+describe('nx show project', () => {
+  it('lists the workers targets of mazo in this workspace (plugin loaded from its TypeScript sources)', async () => {
+    const shown = await runner.run(repoRoot, ['show', 'project', 'mazo', '--json'])
+    expect(shown.code, shown.output).toBe(0)
+    const project = JSON.parse(shown.output.slice(shown.output.indexOf('{'))) as { targets: Record<string, { executor?: string, continuous?: boolean, dependsOn?: unknown[] }> }
+    expect(project.targets['workers-build']?.executor).toBe('@czo/nx:build')
+    expect(project.targets['workers-serve']).toMatchObject({ executor: '@czo/nx:serve', continuous: true })
+    expect(project.targets['workers-start']).toMatchObject({ executor: '@czo/nx:start', continuous: true })
+    expect(project.targets['workers-start']!.dependsOn).toContain('workers-build')
+    expect(project.targets.serve!.dependsOn).toEqual(expect.arrayContaining([{ target: 'workers-serve' }, { target: 'redis', waitFor: 'ready' }]))
+    expect(project.targets.redis).toMatchObject({ continuous: true })
+  }, 120_000)
 })

@@ -147,16 +147,22 @@ const SKIP_COPY = new Set(['node_modules', '.output', '.nitro', '.czo', '.data',
 
 /**
  * A copy of this workspace reduced to mazo and what its Nx targets need, in a temp folder:
- * a consumer workspace that installed @czo/nx (loaded from its built dist, as from npm) and
- * @czo/kit, with node_modules linked to this workspace's. The tests can change and delete files
- * there without touching the checkout others are working in.
+ * a consumer workspace that installed @czo/nx as from npm (the package's `files`, with a
+ * `dist` compiled for this fixture alone, so that no other build of packages/nx races it)
+ * and @czo/kit; every other dependency is linked to this workspace's node_modules. The tests
+ * can change and delete files there without touching the checkout others are working in.
  */
 export function createFixtureWorkspace(): string {
-  if (!existsSync(join(repoRoot, 'packages/nx/dist/index.js'))) {
-    throw new Error('packages/nx is not built; the fixture workspace loads @czo/nx from its dist (pnpm --filter @czo/nx build)')
-  }
   const root = mkdtempSync(join(tmpdir(), 'czo-nx-fixture-'))
-  symlinkSync(join(repoRoot, 'node_modules'), join(root, 'node_modules'))
+  const repoModules = join(repoRoot, 'node_modules')
+  const modules = join(root, 'node_modules')
+  mkdirSync(join(modules, '@czo'), { recursive: true })
+  for (const entry of readdirSync(repoModules)) {
+    if (entry !== '@czo') symlinkSync(join(repoModules, entry), join(modules, entry))
+  }
+  symlinkSync(join(repoRoot, 'packages/kit'), join(modules, '@czo/kit'))
+  installPlugin(join(modules, '@czo/nx'))
+
   writeFileSync(join(root, 'package.json'), `${JSON.stringify({ name: 'czo-nx-fixture', private: true, type: 'module' }, null, 2)}\n`)
   writeFileSync(join(root, '.gitignore'), 'node_modules/\n.output/\n.nitro/\n.czo/\n.nx/\n.data/\n')
   const nxJson = JSON.parse(readFileSync(join(repoRoot, 'nx.json'), 'utf8'))
@@ -177,9 +183,26 @@ export function createFixtureWorkspace(): string {
   return root
 }
 
-/** Builds packages/nx (its dist is what the fixture workspace loads). */
-export function buildPlugin(): void {
-  execFileSync('pnpm', ['--filter', '@czo/nx', 'run', 'build'], { cwd: repoRoot, stdio: 'pipe' })
+/** Lays out @czo/nx as npm would install it: its `files` and a freshly compiled dist. */
+function installPlugin(target: string): void {
+  const source = join(repoRoot, 'packages/nx')
+  const manifest = JSON.parse(readFileSync(join(source, 'package.json'), 'utf8')) as { files: string[] }
+  mkdirSync(target, { recursive: true })
+  cpSync(join(source, 'package.json'), join(target, 'package.json'))
+  for (const pattern of manifest.files) {
+    if (pattern === 'dist') continue
+    const match = /^(.*)\/\*\/([^/*]+)$/.exec(pattern)
+    if (match) {
+      for (const dir of readdirSync(join(source, match[1]!))) {
+        const file = join(match[1]!, dir, match[2]!)
+        if (existsSync(join(source, file))) cpSync(join(source, file), join(target, file))
+      }
+    }
+    else {
+      cpSync(join(source, pattern), join(target, pattern), { recursive: true })
+    }
+  }
+  execFileSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(source, 'tsconfig.build.json'), '--outDir', join(target, 'dist')], { cwd: source, stdio: 'pipe' })
 }
 
 export function listFiles(dir: string): Record<string, string> {
