@@ -17,7 +17,12 @@ export interface RunWorkerProcessOptions {
   logger?: RunnerLogger
   /** Ends the process; replaceable for tests. */
   exit?: (code: number) => void
+  /** Where signals and uncaught errors are listened for. Default `process`; replaceable for tests. */
+  events?: Pick<NodeJS.EventEmitter, 'on' | 'once'>
 }
+
+/** A SIGTERM this soon after another one is the same request to stop. */
+const SIGTERM_REPEAT_MS = 1000
 
 /** The message and exit code for an error raised before the workers run. */
 export function describeStartupError(error: unknown): { code: number, message: string } {
@@ -62,7 +67,13 @@ export async function runWorkerProcess(options: RunWorkerProcessOptions): Promis
     finish = resolve
   })
   let stopping: Promise<ShutdownResult> | undefined
-  const stop = (reason: string, failure: boolean): void => {
+  let lastSignal: { name: string, at: number } | undefined
+  const stop = (reason: string, failure: boolean, signal?: NodeJS.Signals): void => {
+    const previous = lastSignal
+    if (signal) lastSignal = { name: signal, at: Date.now() }
+    // Process managers (Nx among them) may send SIGTERM to a whole process tree twice in a row:
+    // that is one request to stop, not a request to force. A second SIGINT (Ctrl+C) always forces.
+    if (stopping && signal === 'SIGTERM' && previous?.name === 'SIGTERM' && Date.now() - previous.at < SIGTERM_REPEAT_MS) return
     if (stopping) {
       logger.warn(`${reason} during shutdown: forcing`)
       forceShutdown()
@@ -76,16 +87,17 @@ export async function runWorkerProcess(options: RunWorkerProcessOptions): Promis
       finish(code)
     })
   }
-  const onSignal = (signal: NodeJS.Signals) => stop(`received ${signal}`, false)
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  const events = options.events ?? process
+  const onSignal = (signal: NodeJS.Signals) => stop(`received ${signal}`, false, signal)
+  events.on('SIGINT', onSignal)
+  events.on('SIGTERM', onSignal)
   // Started by `czo workers:dev` or the Nx executor: if that parent dies, stop too.
-  if (process.connected) process.once('disconnect', () => stop('parent process went away', false))
-  process.on('uncaughtException', (error) => {
+  if (process.connected) events.once('disconnect', () => stop('parent process went away', false))
+  events.on('uncaughtException', (error: Error) => {
     logger.error('uncaught exception:', error)
     stop('uncaught exception', true)
   })
-  process.on('unhandledRejection', (reason) => {
+  events.on('unhandledRejection', (reason: unknown) => {
     logger.error('unhandled rejection:', reason)
     stop('unhandled rejection', true)
   })

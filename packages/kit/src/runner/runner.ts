@@ -103,6 +103,8 @@ export function shutdownWorkers(options: ShutdownOptions = {}): Promise<Shutdown
     ])
     const requeued = counts.reduce((sum, n) => sum + n, 0)
     if (requeued < left) logger.warn(`${left - requeued} job${left - requeued === 1 ? '' : 's'} could not be handed back (Redis unreachable?); BullMQ's stall detection will recover them`)
+    // What is still open is cut: the process is about to exit, or starts afresh.
+    void closeQueues()
     void closeConnections(200)
     return { forced: true, requeued }
   })()
