@@ -1,5 +1,4 @@
 import { redactUrl, useCzoConfig, useQueue, useRedisConnection } from '@czo/kit'
-import { defineEventHandler } from '#imports'
 import { bounded, whenReady } from '../lib/http'
 
 const QUEUES = ['orders', 'emails', 'inventory'] as const

@@ -1,5 +1,4 @@
 import { useQueue } from '@czo/kit'
-import { createError, defineEventHandler, readBody, setResponseStatus } from '#imports'
 import { bounded, toHttpError } from '../lib/http'
 import { validateOrder, type OrderJobData } from '../lib/orders'
 

@@ -1,12 +1,11 @@
 /**
  * HTTP-side helpers around Redis calls: a bound on how long a request waits, and the mapping
  * of "Redis is unavailable" to a 503 with a clear message.
+ * HTTP side only (createError is Nitro's auto-import): worker files must not import this module.
  */
 import { QueueUnavailableError, redactUrl, useCzoConfig, type useRedisConnection } from '@czo/kit'
 
 type Redis = ReturnType<typeof useRedisConnection>
-// HTTP side only: worker files must not import this module (#imports exists only inside Nitro).
-import { createError } from '#imports'
 
 export class RedisTimeoutError extends Error {
   override name = 'RedisTimeoutError'

@@ -1,16 +1,21 @@
 import { useQueue } from '@czo/kit'
-import type { Job } from 'bullmq'
-import { createError, defineEventHandler, getRouterParam } from '#imports'
 import { bounded, toHttpError } from '../../lib/http'
 import { chainedJobIds } from '../../lib/orders'
 
-async function describe(job: Job | undefined) {
-  if (!job) return { state: 'unknown' as const }
+/**
+ * A job's state, then its data. In that order: a job seen completed already has its result
+ * (BullMQ writes both in one step), whereas a job read first could complete before its state is.
+ */
+async function describe(queueName: string, id: string) {
+  const queue = useQueue(queueName)
+  const state = await queue.getJobState(id)
+  if (state === 'unknown') return { state }
+  const job = await queue.getJob(id)
   return {
-    state: await job.getState(),
-    ...(job.returnvalue === null || job.returnvalue === undefined ? {} : { result: job.returnvalue }),
-    ...(job.failedReason ? { failedReason: job.failedReason } : {}),
-    attemptsMade: job.attemptsMade,
+    state,
+    ...(state === 'completed' && job ? { result: job.returnvalue } : {}),
+    ...(job?.failedReason ? { failedReason: job.failedReason } : {}),
+    attemptsMade: job?.attemptsMade ?? 0,
   }
 }
 
@@ -22,14 +27,13 @@ export default defineEventHandler(async (event) => {
   }
   try {
     return await bounded('read order', async () => {
-      const job = await useQueue('orders').getJob(id)
-      if (!job) throw createError({ statusCode: 404, statusMessage: 'Not Found', message: `Order ${id} not found` })
       const ids = chainedJobIds(id)
       const [order, emails, inventory] = await Promise.all([
-        describe(job),
-        useQueue('emails').getJob(ids.emails).then(describe),
-        useQueue('inventory').getJob(ids.inventory).then(describe),
+        describe('orders', id),
+        describe('emails', ids.emails),
+        describe('inventory', ids.inventory),
       ])
+      if (order.state === 'unknown') throw createError({ statusCode: 404, statusMessage: 'Not Found', message: `Order ${id} not found` })
       return {
         id,
         ...order,
