@@ -173,8 +173,6 @@ export function createFixtureWorkspace(): string {
   cpSync(join(repoRoot, 'tsconfig.base.json'), join(root, 'tsconfig.base.json'))
   // The `redis` target's script and the helper it reuses.
   cpSync(join(repoRoot, 'tools/redis'), join(root, 'tools/redis'), { recursive: true })
-  mkdirSync(join(root, 'packages/nx/scripts'), { recursive: true })
-  cpSync(join(repoRoot, 'packages/nx/scripts/local-redis.mjs'), join(root, 'packages/nx/scripts/local-redis.mjs'))
   cpSync(join(repoRoot, 'apps/mazo'), join(root, 'apps/mazo'), {
     recursive: true,
     filter: source => !SKIP_COPY.has(source.split(/[\\/]/).pop() ?? ''),

@@ -6,9 +6,9 @@
 // what it started when Nx stops it.
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensureLocalRedis, shownUrl } from '../../../tools/redis/local-redis.mjs'
+import { ensureLocalRedis, shownUrl } from './local-redis.mjs'
 
-const workspaceRoot = fileURLToPath(new URL('../../../', import.meta.url))
+const workspaceRoot = fileURLToPath(new URL('../../', import.meta.url))
 // Same precedence as the kit's config outside Nitro.
 const url = process.env.NITRO_CZO_REDIS_URL || process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 const dataDir = process.env.CZO_REDIS_DATA_DIR || join(workspaceRoot, '.data', 'redis')
