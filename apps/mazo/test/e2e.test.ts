@@ -107,7 +107,7 @@ describe('mazo built with nitro build, run from a copy of .output', () => {
     }
   })
 
-  it('NITRO_CZO_REDIS_URL reaches the API and REDIS_URL the worker process (outside Nitro)', async () => {
+  it('NITRO_CZO_REDIS_URL reaches the API, REDIS_URL the worker process and the API alike', async () => {
     // A Redis of its own: if either process ignored its variable it would talk to another server.
     const redis = await startRedisServer()
     try {
@@ -124,6 +124,10 @@ describe('mazo built with nitro build, run from a copy of .output', () => {
       const order = await waitForCompleted(api, posted.body.id)
       expect(order.result.processedBy.pid).toBe(worker.child.pid)
       expect(await redis.command('EXISTS', `${prefix}:orders:${posted.body.id}`)).toBe(':1\r\n')
+
+      // REDIS_URL alone reaches the API too: the same environment gives both processes the same config.
+      const plain = track(await startApi(output.root, { REDIS_URL: redis.url, NITRO_CZO_REDIS_PREFIX: prefix }))
+      expect((await http(`${plain.url}/api/health`)).body.redis).toMatchObject({ status: 'up', url: redis.url, prefix })
     }
     finally {
       await Promise.all(running.splice(0).map(proc => proc.stop(5000)))

@@ -59,6 +59,16 @@ describe('normalizeCzoConfig (inside Nitro)', () => {
     expect(config.workers).toEqual({ inline: true, shutdownTimeout: 900 })
   })
 
+  it('falls back to REDIS_URL and DATABASE_URL when runtimeConfig leaves the URLs empty, as outside Nitro', () => {
+    const env = { REDIS_URL: 'redis://fallback:7', DATABASE_URL: 'postgres://db/x' }
+    const inside = normalizeCzoConfig({ redis: { url: '' }, databaseUrl: '' }, env)
+    expect(inside.redis.url).toBe('redis://fallback:7')
+    expect(inside.databaseUrl).toBe('postgres://db/x')
+    expect(inside).toEqual(resolveCzoConfig(env))
+    expect(normalizeCzoConfig({ redis: { url: 'redis://set:1' } }, env).redis.url).toBe('redis://set:1')
+    expect(() => normalizeCzoConfig({}, { REDIS_URL: 'redis://h:x' })).toThrow(/^Invalid REDIS_URL:/)
+  })
+
   it('names the NITRO_CZO_ variable and the runtimeConfig key of a bad value', () => {
     expect(() => normalizeCzoConfig({ redis: { url: 'redis://:pw-secret@h:x' } }))
       .toThrow(/NITRO_CZO_REDIS_URL \(runtimeConfig\.czo\.redis\.url\)/)

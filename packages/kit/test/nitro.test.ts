@@ -6,7 +6,7 @@ import { build, createNitro, prepare } from 'nitropack/core'
 import type { Nitro } from 'nitropack/types'
 import { afterEach, describe, expect, it } from 'vitest'
 import { copyKitRuntime, czo, seedRuntimeConfig } from '../src/nitro/index.ts'
-import { czoConfigDefaults } from '../src/runtime/config.ts'
+import { czoConfigDefaults, czoRuntimeConfigSeed } from '../src/runtime/config.ts'
 
 const cleanups: (() => Promise<void> | void)[] = []
 afterEach(async () => {
@@ -60,7 +60,8 @@ describe('seedRuntimeConfig', () => {
     const nitro = { options: { runtimeConfig: { app: {}, czo: { redis: { prefix: 'shop' }, workers: { shutdownTimeout: 5000 } } } } } as unknown as Nitro
     const czoConfig = seedRuntimeConfig(nitro, { inline: true })
     expect(czoConfig).toEqual({
-      redis: { url: czoConfigDefaults.redis.url, prefix: 'shop', queueTimeout: czoConfigDefaults.redis.queueTimeout },
+      // The URL stays empty so that REDIS_URL applies at runtime, as in the worker process.
+      redis: { url: '', prefix: 'shop', queueTimeout: czoConfigDefaults.redis.queueTimeout },
       databaseUrl: '',
       workers: { inline: true, shutdownTimeout: 5000 },
     })
@@ -98,7 +99,7 @@ describe('the module in a Nitro build', () => {
     const root = writeApp()
     const nitro = await nitroFor(root)
     expect(nitro.options.plugins.some(plugin => /nitro[/\\]runtime[/\\]plugin\.(js|ts)$/.test(plugin))).toBe(true)
-    expect(nitro.options.runtimeConfig.czo).toEqual(czoConfigDefaults)
+    expect(nitro.options.runtimeConfig.czo).toEqual(czoRuntimeConfigSeed)
     await prepare(nitro)
     await build(nitro)
 

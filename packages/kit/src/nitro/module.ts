@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join, normalize, relative, resolve } from 'pathe'
 import type { Nitro, NitroModule } from 'nitropack/types'
 import { buildWorkers } from '../build/index.js'
-import { czoConfigDefaults, type CzoConfigInput } from '../runtime/config.js'
+import { czoRuntimeConfigSeed, type CzoConfigInput } from '../runtime/config.js'
 
 export interface CzoNitroOptions {
   /** Folder of the worker files, relative to Nitro's `rootDir`. Default `<srcDir>/workers`. */
@@ -71,8 +71,8 @@ function fillDefaults(target: Plain, defaults: Plain): Plain {
 export function seedRuntimeConfig(nitro: Nitro, options: CzoNitroOptions): CzoConfigInput {
   const runtimeConfig = nitro.options.runtimeConfig as Plain
   const czo = fillDefaults(isPlain(runtimeConfig.czo) ? runtimeConfig.czo : {}, {
-    ...czoConfigDefaults,
-    workers: { ...czoConfigDefaults.workers, ...(options.inline === undefined ? {} : { inline: options.inline }) },
+    ...czoRuntimeConfigSeed,
+    workers: { ...czoRuntimeConfigSeed.workers, ...(options.inline === undefined ? {} : { inline: options.inline }) },
   } as unknown as Plain)
   runtimeConfig.czo = czo
   return czo as CzoConfigInput

@@ -33,10 +33,22 @@ export type CzoConfigInput = {
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 
+type Env = Record<string, string | undefined>
+
 export const czoConfigDefaults: CzoConfig = {
   redis: { url: DEFAULT_REDIS_URL, prefix: 'bull', queueTimeout: 2000 },
   databaseUrl: '',
   workers: { inline: false, shutdownTimeout: 25_000 },
+}
+
+/**
+ * What the Nitro module puts in `runtimeConfig.czo`: every key present (Nitro maps `NITRO_CZO_*`
+ * only onto existing keys), the URLs empty so that `REDIS_URL` / `DATABASE_URL` still apply.
+ */
+export const czoRuntimeConfigSeed: CzoConfig = {
+  ...czoConfigDefaults,
+  redis: { ...czoConfigDefaults.redis, url: '' },
+  databaseUrl: '',
 }
 
 /** Raised for a malformed configuration value; `variable` names where the value came from. */
@@ -47,7 +59,6 @@ export class CzoConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>
 
 interface Field {
   /** Path in `runtimeConfig.czo`. */
@@ -81,12 +92,15 @@ function envSource(env: Env): Source {
   }
 }
 
-function runtimeConfigSource(czo: CzoConfigInput): Source {
+function runtimeConfigSource(czo: CzoConfigInput, env: Env): Source {
+  const fallbacks = envSource(env)
   return {
     get(field) {
       let value: unknown = czo
       for (const key of field.path) value = (value as Record<string, unknown> | undefined)?.[key]
-      if (value === undefined || value === '') return undefined
+      // Unset in runtimeConfig: the plain fallbacks (REDIS_URL, DATABASE_URL) count in Nitro too,
+      // so both processes resolve the same value from the same environment.
+      if (value === undefined || value === '') return fallbacks.get({ ...field, env: field.env.slice(1) })
       // Nitro fills runtimeConfig from NITRO_CZO_*, so that is the name a user can act on.
       return { value, variable: `${field.env[0]} (runtimeConfig.czo.${field.path.join('.')})` }
     },
@@ -178,8 +192,8 @@ export function resolveCzoConfig(env: Env = process.env): CzoConfig {
 }
 
 /** Normalises and validates `runtimeConfig.czo`, as the Nitro process does. */
-export function normalizeCzoConfig(czo: CzoConfigInput): CzoConfig {
-  return resolveFrom(runtimeConfigSource(czo))
+export function normalizeCzoConfig(czo: CzoConfigInput, env: Env = process.env): CzoConfig {
+  return resolveFrom(runtimeConfigSource(czo, env))
 }
 
 let runtimeConfigReader: (() => CzoConfigInput | undefined) | undefined

@@ -1,6 +1,7 @@
 export { closeAll } from './close.js'
 export {
   czoConfigDefaults,
+  czoRuntimeConfigSeed,
   CzoConfigError,
   DEFAULT_REDIS_URL,
   normalizeCzoConfig,
