@@ -26,9 +26,11 @@ export async function ensureLocalRedis({ url, dataDir, log = console.log }) {
   }
   const port = Number(parsed.port || 6379)
   mkdirSync(dataDir, { recursive: true })
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no']
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', '--logfile', 'redis.log']
   if (parsed.password) args.push('--requirepass', decodeURIComponent(parsed.password))
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'inherit', 'inherit'] })
+  // Its own process group: a terminal's Ctrl+C goes to the app processes, which need Redis
+  // while they shut down; whoever started it stops it last.
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
   const failed = new Promise((_, reject) => {
     child.once('error', error => reject(new Error(`could not start redis-server (${error.message}); run "npm run setup" to install it`)))
     child.once('exit', code => reject(new Error(`redis-server exited with code ${code} before it answered on port ${port}`)))

@@ -81,7 +81,7 @@ describe('startBuiltWorkers (in process)', () => {
     await useQueue<{ n: number }>('a').add('x', { n: 1 })
     await until(async () => (await useQueue('a').getActiveCount()) === 1, 10_000, 'active')
     const stopping = slow.stop()
-    await new Promise(resolve => setTimeout(resolve, 200))
+    await new Promise(resolve => setTimeout(resolve, 1200))
     slow.force()
     expect(await stopping).toBe(3)
 

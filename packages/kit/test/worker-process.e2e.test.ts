@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { spawnTracked, type Spawned } from '../../../tools/test/processes.ts'
 import { startRedisServer, type RedisServer } from '../../../tools/test/redis-server.ts'
 import { buildWorkers } from '../src/build/build.ts'
+import { SIGNAL_REPEAT_MS } from '../src/runner/process.ts'
 import { closeAll } from '../src/runtime/close.ts'
 import { useQueue } from '../src/runtime/queue.ts'
 import { CZO_BIN, makeApp, removeApps, sleepyWorker, type FixtureApp } from './fixtures.ts'
@@ -62,6 +63,21 @@ describe('the worker process', () => {
     expect(unknown.output()).not.toContain('ready')
   })
 
+  it('signals arriving together are one request to stop, not a forced stop', async () => {
+    const prefix = isolateRedis(redis.url)
+    const proc = startWorkerProcess(prefix, ['--workers=a'], { JOB_MS: '1000', CONCURRENCY: '2' })
+    await proc.waitFor('ready')
+    await useQueue<{ n: number }>('a').addBulk([1, 2].map(n => ({ name: 'x', data: { n } })))
+    await until(async () => (await useQueue('a').getActiveCount()) === 2, 10_000, '2 active')
+    // As from a terminal's Ctrl+C plus a parent forwarding SIGTERM, or Nx signalling a tree twice.
+    proc.signal('SIGINT')
+    proc.signal('SIGTERM')
+    proc.signal('SIGTERM')
+    expect(await proc.exited()).toBe(0)
+    expect(proc.output()).not.toContain('forcing')
+    expect(await useQueue('a').getJobCounts('completed', 'active')).toEqual({ completed: 2, active: 0 })
+  })
+
   it('SIGTERM while 50 jobs are active exits 0 with all 50 completed', async () => {
     const prefix = isolateRedis(redis.url)
     const proc = startWorkerProcess(prefix, ['--workers=a'], { JOB_MS: '1500', CONCURRENCY: '50' })
@@ -85,6 +101,8 @@ describe('the worker process', () => {
     await until(async () => (await queue.getActiveCount()) === 5, 10_000, '5 active')
     first.signal('SIGTERM')
     await first.waitFor('shutting down')
+    // Signals within SIGNAL_REPEAT_MS of each other are one request to stop; a later one forces.
+    await new Promise(resolve => setTimeout(resolve, SIGNAL_REPEAT_MS + 100))
     first.signal('SIGINT')
     expect(await first.exited()).toBe(3)
     expect(first.output()).toContain('handing 5 active jobs back to the queue')
@@ -131,6 +149,7 @@ describe('the worker process', () => {
 
       forced.signal('SIGTERM')
       await forced.waitFor('deadline 25000 ms')
+      await new Promise(resolve => setTimeout(resolve, SIGNAL_REPEAT_MS + 100))
       started = Date.now()
       forced.signal('SIGINT')
       expect(await forced.exited()).toBe(3)

@@ -21,8 +21,8 @@ export interface RunWorkerProcessOptions {
   events?: Pick<NodeJS.EventEmitter, 'on' | 'once'>
 }
 
-/** A SIGTERM this soon after another one is the same request to stop. */
-const SIGTERM_REPEAT_MS = 1000
+/** A signal this soon after the previous one is the same request to stop, not a second one. */
+export const SIGNAL_REPEAT_MS = 1000
 
 /** The message and exit code for an error raised before the workers run. */
 export function describeStartupError(error: unknown): { code: number, message: string } {
@@ -71,9 +71,10 @@ export async function runWorkerProcess(options: RunWorkerProcessOptions): Promis
   const stop = (reason: string, failure: boolean, signal?: NodeJS.Signals): void => {
     const previous = lastSignal
     if (signal) lastSignal = { name: signal, at: Date.now() }
-    // Process managers (Nx among them) may send SIGTERM to a whole process tree twice in a row:
-    // that is one request to stop, not a request to force. A second SIGINT (Ctrl+C) always forces.
-    if (stopping && signal === 'SIGTERM' && previous?.name === 'SIGTERM' && Date.now() - previous.at < SIGTERM_REPEAT_MS) return
+    // One request to stop often arrives as several signals at once: a terminal's Ctrl+C reaches
+    // the whole process group and a parent (Nx, a process manager) forwards its own. Signals this
+    // close together are one request; a later one forces.
+    if (stopping && signal && previous && Date.now() - previous.at < SIGNAL_REPEAT_MS) return
     if (stopping) {
       logger.warn(`${reason} during shutdown: forcing`)
       forceShutdown()
