@@ -2,46 +2,20 @@
  * The only bridge from this plugin to `@czo/kit/build`. The kit owns every piece of logic
  * (discovery, bundling, the dev runner, the production runner); the executors only map options.
  *
- * The types below restate the kit's public contract for `@czo/kit/build` so that this CommonJS
- * package typechecks without importing types across the CommonJS/ESM boundary.
+ * Types come from the kit itself (a type-only import across the CommonJS/ESM boundary).
  */
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-export interface WorkersLayout {
-  rootDir: string
-  workersDir?: string
-  outputDir?: string
-}
+import type {
+  BuildWorkersOptions,
+  BuildWorkersResult,
+  WorkerProcessHandle,
+  WorkerProcessOptions,
+} from '@czo/kit/build' with { 'resolution-mode': 'import' }
 
-export interface BuildWorkersOptions extends WorkersLayout {
-  bundleDependencies?: boolean
-  sourcemap?: boolean
-  minify?: boolean
-}
-
-export interface BuildWorkersResult {
-  outDir: string
-  entry: string
-  workerFiles: string[]
-  files: string[]
-  inputs: string[]
-}
-
-export interface WorkerProcessOptions extends WorkersLayout {
-  workers?: string[]
-  shutdownTimeout?: number
-  env?: NodeJS.ProcessEnv
-}
-
-export interface WorkerProcessHandle {
-  ready: Promise<void>
-  exited: Promise<number>
-  stop(): Promise<number>
-  /** Forces a stop in progress (active jobs go back to the queue at once). */
-  force?(): void
-}
+export type { BuildWorkersOptions, BuildWorkersResult, WorkerProcessHandle, WorkerProcessOptions }
 
 export interface KitBuild {
   buildWorkers(options: BuildWorkersOptions): Promise<BuildWorkersResult>
