@@ -83,7 +83,14 @@ export function nitroGuardPlugin(rootDir: string): Plugin {
         const source = await readFile(args.path, 'utf8')
         const loader = /\.[cm]?tsx?$/.test(args.path) ? (args.path.endsWith('x') ? 'tsx' : 'ts') : (args.path.endsWith('x') ? 'jsx' : 'js')
         // Comments removed (by a real parser) so that prose mentioning an API does not count.
-        const { code } = await transform(source, { loader, format: 'esm', legalComments: 'none', sourcefile: args.path })
+        let code: string
+        try {
+          ({ code } = await transform(source, { loader, format: 'esm', legalComments: 'none', sourcefile: args.path }))
+        }
+        catch {
+          // A syntax error: esbuild's own load reports it against the file itself.
+          return undefined
+        }
         for (const [, specifier] of code.matchAll(/\bfrom\s*['"]([^'"]+)['"]/g)) {
           if (NITRO_ONLY_MODULES.test(specifier!)) return fail(args.path, specifier!, `${relative(rootDir, args.path)} imports "${specifier}"`)
         }

@@ -1,5 +1,6 @@
 import { CzoConfigError, useCzoConfig } from '../runtime/config.js'
 import type { WorkerDefinition } from '../runtime/define-worker.js'
+import { setQueueConnectionRole } from '../runtime/queue.js'
 import { parseWorkerProcessArgs, UsageError, WORKER_PROCESS_HELP } from './args.js'
 import { ExitCode } from './exit-codes.js'
 import { loadWorkerDefinitions, WorkerLoadError, type WorkerEntry } from './load.js'
@@ -50,6 +51,8 @@ export async function runWorkerProcess(options: RunWorkerProcessOptions): Promis
       return ExitCode.ok
     }
     const config = useCzoConfig()
+    // Jobs that enqueue follow-ups wait for Redis like the workers, rather than failing fast.
+    setQueueConnectionRole('worker')
     shutdownTimeout = args.shutdownTimeout ?? config.workers.shutdownTimeout
     const all = options.definitions ? [...options.definitions] : await loadWorkerDefinitions(options.entries ?? [])
     if (all.length === 0) throw new WorkerSelectionError(args.workersSource, 'no workers found: add `export default defineWorker(...)` files to server/workers')

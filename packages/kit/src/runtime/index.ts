@@ -24,7 +24,7 @@ export { assertWorkerName, defineWorker, isWorkerDefinition } from './define-wor
 export type { CzoWorkerOptions, WorkerDefinition } from './define-worker.js'
 export { createEventBus, useEvents } from './events.js'
 export type { CzoEvents, EventBus, EventMap, Listener } from './events.js'
-export { closeQueues, CzoQueue, QueueUnavailableError, useQueue } from './queue.js'
+export { closeQueues, CzoQueue, QueueUnavailableError, setQueueConnectionRole, useQueue } from './queue.js'
 export { redactUrl } from './redact.js'
 export { closeWorker, closeWorkers, getTrackedWorkers, requeueActiveJobs, trackWorker, useWorker } from './worker.js'
 export type { TrackedWorker } from './worker.js'

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { useCzoConfig } from './config.js'
-import { useRedisConnection } from './connection.js'
+import { useRedisConnection, type ConnectionRole } from './connection.js'
 import { assertWorkerName } from './define-worker.js'
 import { redactUrl } from './redact.js'
 
@@ -31,15 +31,17 @@ function whenReady(client: Redis, timeoutMs: number, onTimeout: () => Error): Pr
 }
 
 /**
- * A BullMQ queue for the HTTP side: `add` and `addBulk` fail within the configured
- * `queueTimeout` when Redis is down instead of waiting for it, and never enqueue later.
+ * A BullMQ queue. On the HTTP side (`timeout` set) `add` and `addBulk` fail within the
+ * configured `queueTimeout` when Redis is down instead of waiting for it, and never enqueue
+ * later. In the worker process (`timeout` undefined) they wait for Redis like the workers do,
+ * so that a job which enqueues a follow-up survives a Redis restart.
  */
 export class CzoQueue<Data = unknown, Result = unknown, Name extends string = string> extends Queue<Data, Result, Name> {
   readonly #client: Redis
   readonly #url: string
-  readonly #timeout: number
+  readonly #timeout: number | undefined
 
-  constructor(name: string, client: Redis, options: { prefix: string, url: string, timeout: number }) {
+  constructor(name: string, client: Redis, options: { prefix: string, url: string, timeout: number | undefined }) {
     super(name, { connection: client, prefix: options.prefix })
     this.#client = client
     this.#url = options.url
@@ -49,11 +51,13 @@ export class CzoQueue<Data = unknown, Result = unknown, Name extends string = st
   }
 
   async #bounded<T>(work: () => Promise<T>): Promise<T> {
-    const unavailable = () => new QueueUnavailableError(this.name, this.#url, this.#timeout)
-    await whenReady(this.#client, this.#timeout, unavailable)
+    const timeoutMs = this.#timeout
+    if (timeoutMs === undefined) return work()
+    const unavailable = () => new QueueUnavailableError(this.name, this.#url, timeoutMs)
+    await whenReady(this.#client, timeoutMs, unavailable)
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(unavailable()), this.#timeout)
+      timer = setTimeout(() => reject(unavailable()), timeoutMs)
     })
     try {
       return await Promise.race([work(), deadline])
@@ -79,17 +83,26 @@ export class CzoQueue<Data = unknown, Result = unknown, Name extends string = st
 }
 
 const queues = new Map<string, CzoQueue<any, any, any>>()
+let role: ConnectionRole = 'queue'
 
-/** One cached queue per name, sharing the process's `queue` connection. */
+/**
+ * Which connection `useQueue` uses from now on. The worker process sets `worker`: there an
+ * enqueue (a job chaining another) waits for Redis instead of failing fast like a request.
+ */
+export function setQueueConnectionRole(next: ConnectionRole): void {
+  role = next
+}
+
+/** One cached queue per name, sharing the process's connection of the current role. */
 export function useQueue<Data = unknown, Result = unknown, Name extends string = string>(name: string): CzoQueue<Data, Result, Name> {
   assertWorkerName(name)
   let queue = queues.get(name)
   if (!queue) {
     const config = useCzoConfig()
-    queue = new CzoQueue<Data, Result, Name>(name, useRedisConnection('queue'), {
+    queue = new CzoQueue<Data, Result, Name>(name, useRedisConnection(role), {
       prefix: config.redis.prefix,
       url: config.redis.url,
-      timeout: config.redis.queueTimeout,
+      timeout: role === 'queue' ? config.redis.queueTimeout : undefined,
     })
     queues.set(name, queue)
   }
