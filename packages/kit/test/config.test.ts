@@ -85,6 +85,28 @@ describe('normalizeCzoConfig (inside Nitro)', () => {
   })
 })
 
+describe('resolveCzoConfig with a built runtimeConfig (worker process of a Nitro build)', () => {
+  it('layers NITRO_CZO_* over the built values, then the plain fallbacks and defaults', () => {
+    const base = { redis: { url: '', prefix: 'from-config', queueTimeout: 900 }, workers: { shutdownTimeout: 7000 } }
+    expect(resolveCzoConfig({}, base).redis).toEqual({ url: 'redis://127.0.0.1:6379', prefix: 'from-config', queueTimeout: 900 })
+    expect(resolveCzoConfig({ REDIS_URL: 'redis://r:1' }, base).redis.url).toBe('redis://r:1')
+    const overridden = resolveCzoConfig({ NITRO_CZO_REDIS_PREFIX: 'from-env', NITRO_CZO_WORKERS_SHUTDOWN_TIMEOUT: '100' }, base)
+    expect(overridden.redis.prefix).toBe('from-env')
+    expect(overridden.workers.shutdownTimeout).toBe(100)
+    expect(resolveCzoConfig({}, { redis: { url: 'redis://built:2' } }).redis.url).toBe('redis://built:2')
+    // The same env and runtimeConfig give the same config as the server's normalizeCzoConfig.
+    expect(resolveCzoConfig({ REDIS_URL: 'redis://r:1' }, base)).toEqual(normalizeCzoConfig(base, { REDIS_URL: 'redis://r:1' }))
+  })
+
+  it('is what useCzoConfig reads once set', async () => {
+    const { setBuiltRuntimeConfig } = await import('../src/runtime/config.ts')
+    setBuiltRuntimeConfig({ redis: { prefix: 'built' } })
+    expect(useCzoConfig().redis.prefix).toBe('built')
+    setBuiltRuntimeConfig(undefined)
+    expect(useCzoConfig().redis.prefix).toBe('bull')
+  })
+})
+
 describe('connection options', () => {
   it('maps URL parts, TLS, credentials and db', () => {
     expect(redisOptionsFromUrl('rediss://me:p%40ss@cache.example:6380/3')).toEqual({

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build, createNitro, prepare } from 'nitropack/core'
 import type { Nitro } from 'nitropack/types'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { rawCommand } from '../../../tools/redis/resp.mjs'
+import { spawnTracked } from '../../../tools/test/processes.ts'
 import { copyKitRuntime, czo, seedRuntimeConfig } from '../src/nitro/index.ts'
 import { czoConfigDefaults, czoRuntimeConfigSeed } from '../src/runtime/config.ts'
 
@@ -119,6 +121,41 @@ describe('the module in a Nitro build', () => {
     expect(serverCode).not.toContain('#czo/workers')
     expect(serverCode).not.toContain(root)
     expect(readFileSync(join(server, 'workers/_entry.mjs'), 'utf8')).toContain('server/workers/mail.ts')
+  })
+
+  it('bakes runtimeConfig.czo from nitro.config into the worker process, under the env like the server', async () => {
+    const root = writeApp()
+    const prefix = `baked-${Date.now()}`
+    const nitro = await nitroFor(root, { runtimeConfig: { czo: { redis: { prefix } } } })
+    await prepare(nitro)
+    await build(nitro)
+    const redisUrl = inject('redisUrl')
+    const port = Number(new URL(redisUrl).port)
+    const proc = spawnTracked(process.execPath, [join(root, '.output/server/workers/index.mjs')], {
+      cwd: root,
+      env: { ...process.env, NITRO_CZO_REDIS_URL: redisUrl, NITRO_CZO_REDIS_PREFIX: '' },
+    })
+    try {
+      await proc.waitFor('[czo] ready:')
+      const clients = await rawCommand({ port }, ['CLIENT', 'LIST'])
+      expect(clients).toContain(`name=${prefix}:${Buffer.from('mail').toString('base64')}`)
+    }
+    finally {
+      expect(await proc.stop()).toBe(0)
+    }
+  })
+
+  it('builds an app without workers, with a warning and no worker output', async () => {
+    const root = writeApp()
+    rmSync(join(root, 'server/workers'), { recursive: true })
+    const nitro = await nitroFor(root)
+    const warnings: string[] = []
+    nitro.logger.warn = ((message: string) => void warnings.push(String(message))) as typeof nitro.logger.warn
+    await prepare(nitro)
+    await build(nitro)
+    expect(existsSync(join(root, '.output/server/index.mjs'))).toBe(true)
+    expect(existsSync(join(root, '.output/server/workers'))).toBe(false)
+    expect(warnings.join('\n')).toContain('[czo] No workers folder at server/workers')
   })
 
   it('does not build workers for the prerenderer, nor in dev unless inline mode is on at start', async () => {

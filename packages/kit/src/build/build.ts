@@ -62,6 +62,7 @@ export async function buildWorkers(options: BuildWorkersOptions): Promise<BuildW
     dependencies: (options.bundleDependencies ?? true) ? 'bundle' as const : 'external' as const,
     sourcemap: options.sourcemap ?? true,
     minify: options.minify ?? false,
+    runtimeConfig: options.runtimeConfig,
   }
   let result
   try {

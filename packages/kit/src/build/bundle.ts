@@ -1,4 +1,5 @@
 import type { BuildOptions, Metafile, Plugin } from 'esbuild'
+import type { CzoConfigInput } from '../runtime/config.js'
 import { relative } from 'pathe'
 import { processEntryCode, workersEntryCode } from './entry-code.js'
 import { KIT_ROOT, kitEntryFile, kitResolvePlugin } from './kit-resolve.js'
@@ -18,6 +19,7 @@ export interface BundleSettings {
   kitLink?: string
   sourcemap: boolean
   minify: boolean
+  runtimeConfig?: CzoConfigInput
 }
 
 function virtualEntriesPlugin(settings: BundleSettings): Plugin {
@@ -30,7 +32,7 @@ function virtualEntriesPlugin(settings: BundleSettings): Plugin {
       build.onLoad({ filter: /.*/, namespace: 'czo' }, args => ({
         contents: args.path === 'czo:entry'
           ? workersEntryCode(settings.workerFiles)
-          : processEntryCode({ sourcemap: settings.sourcemap }),
+          : processEntryCode({ sourcemap: settings.sourcemap, runtimeConfig: settings.runtimeConfig }),
         resolveDir: settings.rootDir,
         loader: 'js',
       }))

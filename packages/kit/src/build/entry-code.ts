@@ -1,3 +1,5 @@
+import type { CzoConfigInput } from '../runtime/config.js'
+
 /**
  * The two generated modules of the worker output. Paths are written with JSON.stringify, so
  * any file name discovery accepts (quotes, spaces, unicode) is a valid specifier.
@@ -11,14 +13,15 @@ export function workersEntryCode(workerFiles: readonly string[]): string {
 }
 
 /** `index.mjs`: the worker process (flags, signals, deadline) around `_entry.mjs`. */
-export function processEntryCode(options: { sourcemap: boolean }): string {
+export function processEntryCode(options: { sourcemap: boolean, runtimeConfig?: CzoConfigInput }): string {
+  const config = options.runtimeConfig ? `, runtimeConfig: ${JSON.stringify(options.runtimeConfig)}` : ''
   return [
     `import { runWorkerProcess } from '@czo/kit/runner'`,
     `import { workers } from './_entry.mjs'`,
     // Enabled after the kit and its dependencies are loaded: worker code gets mapped stacks
     // without paying to parse the dependencies' maps.
     options.sourcemap ? `process.setSourceMapsEnabled(true)` : '',
-    `runWorkerProcess({ entries: workers })`,
+    `runWorkerProcess({ entries: workers${config} })`,
     '',
   ].filter((line, index, all) => line !== '' || index === all.length - 1).join('\n')
 }

@@ -1,3 +1,5 @@
+import type { CzoConfigInput } from '../runtime/config.js'
+
 /** Where an app keeps its workers and where its build goes. Paths are relative to `rootDir`. */
 export interface WorkersLayout {
   /** The app's root (the folder with `server/`). */
@@ -19,6 +21,11 @@ export interface BuildWorkersOptions extends WorkersLayout {
   sourcemap?: boolean
   /** Minify the output. Default false. */
   minify?: boolean
+  /**
+   * `runtimeConfig.czo` of a Nitro app, baked into `index.mjs` as the worker process's config
+   * under its env (`NITRO_CZO_*` still override it), as Nitro bakes it into the server.
+   */
+  runtimeConfig?: CzoConfigInput
 }
 
 export interface BuildWorkersResult {

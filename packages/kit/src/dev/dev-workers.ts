@@ -81,7 +81,8 @@ export async function startDevWorkers(options: DevWorkersOptions): Promise<Worke
     void child.exited.then((code) => {
       if (current === child && !stopped) {
         current = undefined
-        logger.error(`workers exited with code ${code}; they restart on the next change`)
+        // Code 0: stopped by a signal from outside (a process manager signalling the whole tree).
+        logger.error(`workers exited with code ${code}${code === 0 ? ' (stopped from outside)' : ''}; they restart on the next change`)
       }
     })
     return child
@@ -128,7 +129,7 @@ export async function startDevWorkers(options: DevWorkersOptions): Promise<Worke
       clearTimeout(timer)
       await watcher.close()
       await queue
-      const code = current ? await current.stop(options.shutdownTimeout ?? 25_000) : 0
+      const code = current ? await current.stop() : 0
       await ctx.dispose()
       finish(code)
     }

@@ -19,8 +19,9 @@ export interface WorkerProcess {
   /** True once it has exited. */
   readonly done: boolean
   /**
-   * Graceful stop: SIGTERM (the process finishes active jobs within its own deadline), then
-   * a second signal after `forceAfterMs` (active jobs go back to the queue), then SIGKILL.
+   * Graceful stop: SIGTERM (the process finishes active jobs within its own deadline). With
+   * `forceAfterMs`, a second signal after that long (active jobs go back to the queue), then
+   * SIGKILL 3 s later; without it, the process's own deadline is the only bound.
    */
   stop(forceAfterMs?: number): Promise<number>
   /** Sends a signal now (a second SIGINT after `stop()` forces the worker process). */
@@ -67,14 +68,14 @@ export function spawnWorkerProcess(options: SpawnWorkerProcessOptions): WorkerPr
       return done
     },
     signal,
-    stop(forceAfterMs = 30_000) {
+    stop(forceAfterMs) {
       stopping ??= (async () => {
         signal('SIGTERM')
-        const force = setTimeout(() => signal('SIGINT'), forceAfterMs)
-        const kill = setTimeout(() => signal('SIGKILL'), forceAfterMs + 3000)
+        const timers = forceAfterMs === undefined
+          ? []
+          : [setTimeout(() => signal('SIGINT'), forceAfterMs), setTimeout(() => signal('SIGKILL'), forceAfterMs + 3000)]
         const code = await exited
-        clearTimeout(force)
-        clearTimeout(kill)
+        timers.forEach(clearTimeout)
         return code
       })()
       return stopping

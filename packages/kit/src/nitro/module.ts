@@ -19,7 +19,7 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join, normalize, relative, resolve } from 'pathe'
 import type { Nitro, NitroModule } from 'nitropack/types'
-import { buildWorkers } from '../build/index.js'
+import { buildWorkers, findWorkerFiles, WorkerDiscoveryError } from '../build/index.js'
 import { czoRuntimeConfigSeed, type CzoConfigInput } from '../runtime/config.js'
 
 export interface CzoNitroOptions {
@@ -155,6 +155,15 @@ export function czo(options: CzoNitroOptions = {}): NitroModule {
         if (prerender) return
         if (nitro.options.dev && !inlineAtDevStart(nitro.options.runtimeConfig.czo as CzoConfigInput ?? czoConfig)) return
         const started = Date.now()
+        try {
+          await findWorkerFiles({ rootDir, workersDir })
+        }
+        catch (error) {
+          if (!(error instanceof WorkerDiscoveryError)) throw error
+          // An app without workers (yet) still builds; there is just no worker process.
+          nitro.logger.warn(`[czo] ${error.message.split('. ')[0]}: no worker process is built.`)
+          return
+        }
         const result = await buildWorkers({
           rootDir,
           workersDir,
@@ -162,6 +171,8 @@ export function czo(options: CzoNitroOptions = {}): NitroModule {
           bundleDependencies: false,
           sourcemap: options.sourcemap ?? true,
           minify: options.minify ?? nitro.options.minify,
+          // What nitro.config.ts sets reaches the worker process too, under the same env overrides.
+          runtimeConfig: nitro.options.runtimeConfig.czo as CzoConfigInput,
         })
         nitro.logger.success(`[czo] ${result.workerFiles.length} worker file${result.workerFiles.length === 1 ? '' : 's'} built to ${relative(rootDir, result.outDir)} in ${Date.now() - started} ms`)
         if (nitro.options.dev) return

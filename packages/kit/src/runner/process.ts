@@ -1,4 +1,4 @@
-import { CzoConfigError, useCzoConfig } from '../runtime/config.js'
+import { CzoConfigError, setBuiltRuntimeConfig, useCzoConfig, type CzoConfigInput } from '../runtime/config.js'
 import type { WorkerDefinition } from '../runtime/define-worker.js'
 import { setQueueConnectionRole } from '../runtime/queue.js'
 import { parseWorkerProcessArgs, UsageError, WORKER_PROCESS_HELP } from './args.js'
@@ -18,6 +18,8 @@ export interface RunWorkerProcessOptions {
   logger?: RunnerLogger
   /** Ends the process; replaceable for tests. */
   exit?: (code: number) => void
+  /** `runtimeConfig.czo` of a Nitro build: defaults under the env, as in the server. */
+  runtimeConfig?: CzoConfigInput
   /** Where signals and uncaught errors are listened for. Default `process`; replaceable for tests. */
   events?: Pick<NodeJS.EventEmitter, 'on' | 'once'>
 }
@@ -50,6 +52,7 @@ export async function runWorkerProcess(options: RunWorkerProcessOptions): Promis
       exit(ExitCode.ok)
       return ExitCode.ok
     }
+    if (options.runtimeConfig) setBuiltRuntimeConfig(options.runtimeConfig)
     const config = useCzoConfig()
     // Jobs that enqueue follow-ups wait for Redis like the workers, rather than failing fast.
     setQueueConnectionRole('worker')

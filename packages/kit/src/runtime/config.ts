@@ -186,9 +186,24 @@ function resolveFrom(source: Source): CzoConfig {
   }
 }
 
-/** Resolves the config from environment variables, as the worker process does. */
-export function resolveCzoConfig(env: Env = process.env): CzoConfig {
-  return resolveFrom(envSource(env))
+/**
+ * `NITRO_CZO_*` variables first, then `runtimeConfig.czo` as it was built, then the plain
+ * fallbacks and defaults: Nitro's own order, for a worker process built by the Nitro module.
+ */
+function layeredSource(base: CzoConfigInput, env: Env): Source {
+  const nitroEnv = envSource(env)
+  const built = runtimeConfigSource(base, env)
+  return {
+    get: field => nitroEnv.get({ ...field, env: field.env.slice(0, 1) }) ?? built.get(field),
+  }
+}
+
+/**
+ * Resolves the config from environment variables, as the worker process does; `base` is the
+ * `runtimeConfig.czo` a Nitro build baked into the worker output (env still overrides it).
+ */
+export function resolveCzoConfig(env: Env = process.env, base?: CzoConfigInput): CzoConfig {
+  return resolveFrom(base ? layeredSource(base, env) : envSource(env))
 }
 
 /** Normalises and validates `runtimeConfig.czo`, as the Nitro process does. */
@@ -197,6 +212,15 @@ export function normalizeCzoConfig(czo: CzoConfigInput, env: Env = process.env):
 }
 
 let runtimeConfigReader: (() => CzoConfigInput | undefined) | undefined
+let builtConfig: CzoConfigInput | undefined
+
+/**
+ * Called by a worker process built by the Nitro module with the app's `runtimeConfig.czo`, so
+ * that values set in `nitro.config.ts` reach the worker process as they reach the server.
+ */
+export function setBuiltRuntimeConfig(czo: CzoConfigInput | undefined): void {
+  builtConfig = czo
+}
 
 /**
  * Called by the kit's Nitro plugin so that {@link useCzoConfig} reads `runtimeConfig.czo`.
@@ -212,5 +236,5 @@ export function setRuntimeConfigReader(reader: (() => CzoConfigInput | undefined
  */
 export function useCzoConfig(): CzoConfig {
   const czo = runtimeConfigReader?.()
-  return czo ? normalizeCzoConfig(czo) : resolveCzoConfig(process.env)
+  return czo ? normalizeCzoConfig(czo) : resolveCzoConfig(process.env, builtConfig)
 }

@@ -6,6 +6,7 @@ export {
   DEFAULT_REDIS_URL,
   normalizeCzoConfig,
   resolveCzoConfig,
+  setBuiltRuntimeConfig,
   setRuntimeConfigReader,
   useCzoConfig,
   validateRedisUrl,
