@@ -14,7 +14,11 @@ export function startBuiltWorkers(options: WorkerProcessOptions): WorkerProcessH
   const layout = resolveLayout(options)
   const entry = join(layout.workersOutDir, 'index.mjs')
   if (!existsSync(entry)) {
-    const command = options.rootDir === '.' ? 'czo workers:build' : `czo workers:build --cwd ${options.rootDir}`
+    const flags = [
+      options.rootDir === '.' ? '' : ` --cwd ${options.rootDir}`,
+      options.outputDir === undefined || options.outputDir === '.output' ? '' : ` --output ${options.outputDir}`,
+    ]
+    const command = `czo workers:build${flags.join('')}`
     throw new MissingBuildError(`No worker build at ${relative(process.cwd(), entry) || entry}. Build it first with \`${command}\` (or \`nitro build\` with the czo module, or \`nx run <app>:workers-build\`).`)
   }
   const worker = spawnWorkerProcess({ entry, args: workerProcessArgs(options), env: options.env, cwd: layout.rootDir })
