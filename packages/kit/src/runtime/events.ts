@@ -23,6 +23,19 @@ const reportToConsole: ListenerErrorHandler = (error, event) => {
   console.error(`[czo] listener for "${event}" threw:`, error)
 }
 
+const NOTHING: Promise<void> = Promise.resolve()
+
+async function runInOrder(list: Listener<unknown>[], payload: unknown, report: (error: unknown) => void): Promise<void> {
+  for (const listener of list) {
+    try {
+      await listener(payload)
+    }
+    catch (error) {
+      report(error)
+    }
+  }
+}
+
 export function createEventBus<Events extends EventMap>(onListenerError: ListenerErrorHandler = reportToConsole): EventBus<Events> {
   type AnyListener = Listener<unknown>
   const listeners = new Map<string, AnyListener[]>()
@@ -57,16 +70,12 @@ export function createEventBus<Events extends EventMap>(onListenerError: Listene
       listeners.set(event, list)
       return () => off(event, listener)
     },
-    async emit(event, payload) {
+    emit(event, payload) {
+      const list = listeners.get(event)
+      // The queue layer emits per job: with nobody listening, that costs one lookup.
+      if (!list || list.length === 0) return NOTHING
       // A copy, so that listeners added or removed while emitting do not change this round.
-      for (const listener of [...(listeners.get(event) ?? [])]) {
-        try {
-          await listener(payload)
-        }
-        catch (error) {
-          onListenerError(error, event)
-        }
-      }
+      return runInOrder([...list], payload, error => onListenerError(error, event))
     },
     listenerCount(event) {
       return listeners.get(event)?.length ?? 0
