@@ -19,16 +19,33 @@ const tracked = new Map<Worker, TrackedWorker>()
 export function trackWorker(definition: WorkerDefinition<any, any>): TrackedWorker {
   const config = useCzoConfig()
   const active = new Map<string, { job: Job, token: string | undefined }>()
-  const processor: Processor = async (job, token, signal) => {
+  const run = definition.processor
+  const started = (job: Job, token: string | undefined) => {
     const key = job.id ?? ''
     active.set(key, { job, token })
-    try {
-      return await definition.processor(job, token, signal)
-    }
-    finally {
-      active.delete(key)
-    }
+    return key
   }
+  // The same arity as the app's processor: BullMQ creates an AbortController for every job
+  // when the processor declares the third (signal) parameter.
+  const processor: Processor = run.length >= 3
+    ? async (job, token, signal) => {
+      const key = started(job, token)
+      try {
+        return await run(job, token, signal)
+      }
+      finally {
+        active.delete(key)
+      }
+    }
+    : async (job, token) => {
+      const key = started(job, token)
+      try {
+        return await run(job, token)
+      }
+      finally {
+        active.delete(key)
+      }
+    }
   const worker = new Worker(definition.name, processor, {
     prefix: config.redis.prefix,
     ...definition.options,
