@@ -18,10 +18,7 @@ export function processEntryCode(options: { sourcemap: boolean, runtimeConfig?: 
   return [
     `import { runWorkerProcess } from '@czo/kit/runner'`,
     `import { workers } from './_entry.mjs'`,
-    // Enabled after the kit and its dependencies are loaded: worker code gets mapped stacks
-    // without paying to parse the dependencies' maps.
-    options.sourcemap ? `process.setSourceMapsEnabled(true)` : '',
-    `runWorkerProcess({ entries: workers${config} })`,
+    `runWorkerProcess({ entries: workers${options.sourcemap ? ', sourceMaps: true' : ''}${config} })`,
     '',
   ].filter((line, index, all) => line !== '' || index === all.length - 1).join('\n')
 }
