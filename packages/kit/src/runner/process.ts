@@ -93,14 +93,14 @@ export async function runWorkerProcess(options: RunWorkerProcessOptions): Promis
     finish = resolve
   })
   let stopping: Promise<ShutdownResult> | undefined
-  let lastSignal: { name: string, at: number } | undefined
+  let lastSignalAt: number | undefined
   const stop = (reason: string, failure: boolean, signal?: NodeJS.Signals): void => {
-    const previous = lastSignal
-    if (signal) lastSignal = { name: signal, at: Date.now() }
+    const previous = lastSignalAt
+    if (signal) lastSignalAt = Date.now()
     // One request to stop often arrives as several signals at once: a terminal's Ctrl+C reaches
     // the whole process group and a parent (Nx, a process manager) forwards its own. Signals this
     // close together are one request; a later one forces.
-    if (stopping && signal && previous && Date.now() - previous.at < SIGNAL_REPEAT_MS) return
+    if (stopping && signal && previous !== undefined && Date.now() - previous < SIGNAL_REPEAT_MS) return
     if (stopping) {
       logger.warn(`${reason} during shutdown: forcing`)
       forceShutdown()
