@@ -29,4 +29,6 @@ say "installing dependencies"
 pnpm install --frozen-lockfile --reporter=silent
 say "building packages"
 pnpm --silent run build >/dev/null
+# apps/mazo/tsconfig.json extends the types Nitro generates (.nitro/types), as Nitro apps do.
+(cd apps/mazo && node_modules/.bin/nitro prepare >/dev/null)
 say "ready (node $(node -v), pnpm $(pnpm -v), $(redis-server --version | cut -d' ' -f3))"
