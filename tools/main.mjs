@@ -96,9 +96,12 @@ try {
   const posted = await request('/api/orders', { method: 'POST', body: JSON.stringify(order) })
   log(`POST /api/orders -> ${posted.status} ${JSON.stringify(posted.body)}`)
   let state
+  // Until the order and the two jobs it chains (email, inventory) are done, for at most 10 s.
+  const finished = job => job?.state === 'completed' || job?.state === 'failed'
   for (let i = 0; i < 100; i++) {
     state = await request(`/api/orders/${posted.body.id}`)
-    if (state.body.state === 'completed' || state.body.state === 'failed') break
+    const { chained } = state.body
+    if (state.body.state === 'failed' || (finished(state.body) && finished(chained?.emails) && finished(chained?.inventory))) break
     await new Promise(resolve => setTimeout(resolve, 100))
   }
   log(`GET /api/orders/${posted.body.id} -> ${JSON.stringify(state.body)}`)
