@@ -31,4 +31,4 @@ say "building packages"
 pnpm --silent run build >/dev/null
 # apps/mazo/tsconfig.json extends the types Nitro generates (.nitro/types), as Nitro apps do.
 (cd apps/mazo && node_modules/.bin/nitro prepare >/dev/null)
-say "ready (node $(node -v), pnpm $(pnpm -v), $(redis-server --version | cut -d' ' -f3))"
+say "ready (node $(node -v), pnpm $(pnpm -v), redis-server $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'))"

@@ -251,6 +251,9 @@ async function waitForLines(where: string, proc: Spawned, lines: string[], timeo
     if (missing.length === 0) return
     if (Date.now() > deadline) expect.fail(`${where}: missing output lines:\n  ${missing.join('\n  ')}\n--- output ---\n${stripAnsi(proc.output())}`)
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+      // Its last output may still be in the pipe: read it before judging.
+      await proc.exited()
+      if (missingLines(proc.output(), lines).length === 0) return
       expect.fail(`${where}: the process exited; missing output lines:\n  ${missing.join('\n  ')}\n--- output ---\n${stripAnsi(proc.output())}`)
     }
     await new Promise(resolve => setTimeout(resolve, 100))

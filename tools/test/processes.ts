@@ -50,6 +50,8 @@ export interface Spawned {
 }
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
+/** How long to wait, after a process exits, for the rest of its output. */
+const DRAIN_MS = 2000
 
 /** Starts a process in its own process group and tracks it until it exits. */
 export function spawnTracked(command: string, args: string[], options: SpawnOptions = {}): Spawned {
@@ -64,11 +66,21 @@ export function spawnTracked(command: string, args: string[], options: SpawnOpti
   }
   child.stdout?.on('data', onData)
   child.stderr?.on('data', onData)
+  // 'exit' can come before the last of the output has been read: wait for both pipes to close,
+  // but not for long, since a process left in the group may hold them open.
+  const drained = Promise.all([child.stdout, child.stderr].map(stream => new Promise<void>((resolve) => {
+    if (!stream || stream.closed) resolve()
+    else stream.once('close', () => resolve())
+  })))
+  let ended = false
   const exit = new Promise<number>((resolve) => {
     child.once('exit', (code, signal) => {
       owned.delete(child)
-      for (const listener of listeners) listener()
-      resolve(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ''] ?? 0))
+      void Promise.race([drained, new Promise(resolve => setTimeout(resolve, DRAIN_MS).unref())]).then(() => {
+        ended = true
+        for (const listener of listeners) listener()
+        resolve(code ?? 128 + (SIGNAL_NUMBERS[signal ?? ''] ?? 0))
+      })
     })
   })
   const spawned: Spawned = {
@@ -82,7 +94,7 @@ export function spawnTracked(command: string, args: string[], options: SpawnOpti
             done()
             resolve(output)
           }
-          else if (child.exitCode !== null || child.signalCode !== null) {
+          else if (ended) {
             done()
             reject(new Error(`process exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}:\n${output}`))
           }
