@@ -1,14 +1,17 @@
 /** The czo Nitro module, in process: config seeding, the kit copy, and real (small) Nitro builds. */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { build, createNitro, prepare } from 'nitropack/core'
 import type { Nitro } from 'nitropack/types'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { rawCommand } from '../../../tools/redis/resp.mjs'
 import { spawnTracked } from '../../../tools/test/processes.ts'
-import { copyKitRuntime, czo, seedRuntimeConfig } from '../src/nitro/index.ts'
+import { czo, seedRuntimeConfig, writeKitRuntime } from '../src/nitro/index.ts'
 import { czoConfigDefaults, czoRuntimeConfigSeed } from '../src/runtime/config.ts'
+
+const DEFU_DIR = realpathSync(join(dirname(fileURLToPath(import.meta.url)), '../node_modules/defu'))
 
 const cleanups: (() => Promise<void> | void)[] = []
 afterEach(async () => {
@@ -34,7 +37,10 @@ function writeApp(): string {
   mkdirSync(join(root, 'server/api'), { recursive: true })
   mkdirSync(join(root, 'server/workers'), { recursive: true })
   writeFileSync(join(root, 'server/api/enqueue.post.ts'), `import { useQueue } from '@czo/kit'\nexport default defineEventHandler(async () => ({ id: (await useQueue('mail').add('x', {})).id }))\n`)
-  writeFileSync(join(root, 'server/workers/mail.ts'), `import { defineWorker } from '@czo/kit'\nconsole.log('MAIL-WORKER-SIDE-EFFECT')\nexport default defineWorker('mail', async () => 'sent')\n`)
+  writeFileSync(join(root, 'server/workers/mail.ts'), `import { defineWorker } from '@czo/kit'\nimport { defu } from 'defu'\nconsole.log('MAIL-WORKER-SIDE-EFFECT')\nexport default defineWorker('mail', async () => defu({ sent: true }, {}))\n`)
+  // A third-party dependency of the worker, installed in the app as from npm.
+  mkdirSync(join(root, 'node_modules'))
+  symlinkSync(DEFU_DIR, join(root, 'node_modules/defu'))
   return root
 }
 
@@ -73,26 +79,32 @@ describe('seedRuntimeConfig', () => {
   })
 })
 
-describe('copyKitRuntime', () => {
-  it('copies the runtime and runner entries with every file they import, and nothing build-time', async () => {
+describe('writeKitRuntime', () => {
+  it('writes @czo/kit and @czo/kit/runner as one module with bullmq and ioredis in it, usable with no other node_modules', async () => {
     const serverDir = tempDir()
-    const copied = await copyKitRuntime(serverDir)
-    expect(copied).toContain('package.json')
-    expect(copied).toContain('dist/runtime/index.js')
-    expect(copied).toContain('dist/runner/index.js')
-    expect(copied).toContain('dist/runtime/config.js')
-    expect(copied.filter(file => /^dist\/(build|cli|dev|nitro)\//.test(file))).toEqual([])
-    // Closed over relative imports: every import of a copied file is copied.
-    for (const file of copied.filter(name => name.endsWith('.js'))) {
-      const code = readFileSync(join(serverDir, 'node_modules/@czo/kit', file), 'utf8')
-      for (const [, specifier] of code.matchAll(/from\s*'(\.{1,2}\/[^']+)'/g)) {
-        expect(existsSync(join(serverDir, 'node_modules/@czo/kit', file, '..', specifier!)), `${file} imports ${specifier}`).toBe(true)
-      }
-    }
+    expect(await writeKitRuntime(serverDir)).toEqual(['package.json', 'dist/kit.mjs'])
+    const manifest = JSON.parse(readFileSync(join(serverDir, 'node_modules/@czo/kit/package.json'), 'utf8'))
+    expect(manifest).toMatchObject({ name: '@czo/kit', type: 'module', exports: { '.': './dist/kit.mjs', './runner': './dist/kit.mjs' } })
+    const code = readFileSync(join(serverDir, 'node_modules/@czo/kit/dist/kit.mjs'), 'utf8')
+    expect(code).not.toMatch(/from ['"](bullmq|ioredis)['"]/)
+    // Nothing build-time: no esbuild, chokidar, citty or nitropack in the runtime.
+    expect(code).not.toMatch(/from ['"](esbuild|chokidar|citty|nitropack[^'"]*)['"]/)
+    writeFileSync(join(serverDir, 'check.mjs'), [
+      `import * as kit from '@czo/kit'`,
+      `import * as runner from '@czo/kit/runner'`,
+      `console.log(JSON.stringify({ same: kit.useQueue === runner.useQueue, useQueue: typeof kit.useQueue, runWorkerProcess: typeof runner.runWorkerProcess, defineWorker: kit.defineWorker === runner.defineWorker }))`,
+    ].join('\n'))
+    const proc = spawnTracked(process.execPath, [join(serverDir, 'check.mjs')], { cwd: serverDir, env: { PATH: process.env.PATH } })
+    expect(await proc.exited()).toBe(0)
+    expect(JSON.parse(proc.output())).toEqual({ same: true, useQueue: 'function', runWorkerProcess: 'function', defineWorker: true })
   })
 
-  it('names the missing file when the kit is not built', async () => {
-    await expect(copyKitRuntime(tempDir(), tempDir())).rejects.toThrow(/runtime file .*dist\/(runtime|runner)\/index\.js is missing; build @czo\/kit first/)
+  it('replaces a copy of the kit that was there before', async () => {
+    const serverDir = tempDir()
+    mkdirSync(join(serverDir, 'node_modules/@czo/kit/dist/runtime'), { recursive: true })
+    writeFileSync(join(serverDir, 'node_modules/@czo/kit/dist/runtime/index.js'), 'export const stale = true\n')
+    await writeKitRuntime(serverDir)
+    expect(files(join(serverDir, 'node_modules/@czo/kit')).sort()).toEqual(['dist/kit.mjs', 'package.json'])
   })
 })
 
@@ -109,9 +121,12 @@ describe('the module in a Nitro build', () => {
     const all = files(server)
     expect(all).toEqual(expect.arrayContaining([
       'index.mjs', 'workers/index.mjs', 'workers/_entry.mjs',
-      'node_modules/@czo/kit/package.json', 'node_modules/@czo/kit/dist/runtime/index.js', 'node_modules/@czo/kit/dist/runner/index.js',
-      'node_modules/bullmq/package.json', 'node_modules/ioredis/package.json',
+      'node_modules/@czo/kit/package.json', 'node_modules/@czo/kit/dist/kit.mjs',
+      // What the worker imports is traced by Nitro.
+      'node_modules/defu/package.json',
     ]))
+    // bullmq and ioredis are in the kit's one file: the tracer does not copy them again.
+    expect(all.filter(file => /^node_modules\/(bullmq|ioredis)\//.test(file))).toEqual([])
     const serverCode = all.filter(file => file.endsWith('.mjs') && !file.startsWith('workers/') && !file.startsWith('node_modules/'))
       .map(file => readFileSync(join(server, file), 'utf8')).join('\n')
     expect(serverCode).not.toContain('MAIL-WORKER-SIDE-EFFECT')

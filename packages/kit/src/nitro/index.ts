@@ -1,2 +1,2 @@
-export { copyKitRuntime, czo, czo as default, seedRuntimeConfig, WORKERS_ENTRY_ID } from './module.js'
+export { czo, czo as default, seedRuntimeConfig, WORKERS_ENTRY_ID, writeKitRuntime } from './module.js'
 export type { CzoNitroOptions } from './module.js'

@@ -7,18 +7,20 @@
  *   override it at runtime) and registers the runtime plugin;
  * - `build:before` (after Nitro emptied the output folder, before Rollup runs): builds the
  *   workers into `<output>/server/workers` with their dependencies left external, and asks
- *   Nitro to trace those dependencies into `<output>/server/node_modules`;
+ *   Nitro to trace those dependencies (but the kit) into `<output>/server/node_modules`;
  * - `rollup:before`: keeps `@czo/kit` external (one copy shared by the routes, the plugin and
  *   inline workers) and resolves `#czo/workers`, the only way the server reaches worker code,
  *   used by inline mode alone;
- * - `compiled`: copies the kit itself into `<output>/server/node_modules` when Nitro's tracer
- *   left it out (a workspace package resolves outside any node_modules folder).
+ * - `compiled`: writes the kit's runtime, bundled with bullmq and ioredis into one file, to
+ *   `<output>/server/node_modules/@czo/kit`, where both processes import it.
  */
-import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readFile } from 'node:fs/promises'
+import { existsSync, realpathSync } from 'node:fs'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { build as esbuild } from 'esbuild'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join, normalize, relative, resolve } from 'pathe'
 import type { Nitro, NitroModule } from 'nitropack/types'
+import { kitBundleOptions } from '../build/bundle.js'
 import { buildWorkers, findWorkerFiles, WorkerDiscoveryError } from '../build/index.js'
 import { czoRuntimeConfigSeed, type CzoConfigInput } from '../runtime/config.js'
 
@@ -40,8 +42,8 @@ export interface CzoNitroOptions {
 export const WORKERS_ENTRY_ID = '#czo/workers'
 
 const KIT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-/** The kit's runtime files: what the server and the worker process import at runtime. */
-const KIT_RUNTIME_ENTRIES = ['dist/runtime/index.js', 'dist/runner/index.js']
+/** The one file of the kit's runtime in a build's `server/node_modules/@czo/kit`. */
+const KIT_RUNTIME_FILE = 'dist/kit.mjs'
 /** The runtime plugin: compiled next to this file (`.ts` when this module runs from source). */
 const RUNTIME_PLUGIN = ['./runtime/plugin.js', './runtime/plugin.ts']
   .map(file => fileURLToPath(new URL(file, import.meta.url)))
@@ -85,36 +87,41 @@ function inlineAtDevStart(czo: CzoConfigInput): boolean {
   return ['1', 'true', 'yes', 'on'].includes(String(value).trim().toLowerCase())
 }
 
-/** Relative `.js` imports of a compiled kit file (tsc output: static and dynamic imports). */
-function relativeImports(code: string): string[] {
-  const found = new Set<string>()
-  for (const match of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]+)\1/g)) {
-    found.add(match[2]!)
-  }
-  return [...found]
+/**
+ * Writes the kit's runtime to `<serverDir>/node_modules/@czo/kit`: `@czo/kit` and
+ * `@czo/kit/runner` as one ES module with bullmq and ioredis bundled in, where the server and
+ * the worker process import it. One copy of the kit per process (routes, plugin and inline
+ * workers share connections and config), and no ~170 CommonJS files of bullmq to resolve and
+ * compile at every start. A copy that Nitro's tracer put there is replaced.
+ */
+export async function writeKitRuntime(serverDir: string): Promise<string[]> {
+  const target = join(serverDir, 'node_modules/@czo/kit')
+  const { version } = JSON.parse(await readFile(join(KIT_ROOT, 'package.json'), 'utf8')) as { version: string }
+  await rm(target, { recursive: true, force: true })
+  await esbuild(kitBundleOptions(join(target, KIT_RUNTIME_FILE)))
+  const entry = `./${KIT_RUNTIME_FILE}`
+  const manifest = { name: '@czo/kit', version, type: 'module', exports: { '.': entry, './runner': entry, './package.json': './package.json' } }
+  await writeFile(join(target, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+  return ['package.json', KIT_RUNTIME_FILE]
 }
 
+type TraceOptions = NonNullable<Nitro['options']['externals']['traceOptions']>
+
 /**
- * Copies the kit's runtime files (the entries and every file they import, relatively) and its
- * package.json to `<serverDir>/node_modules/@czo/kit`. Its dependencies were traced by Nitro.
+ * Nitro's tracer leaves the kit alone: {@link writeKitRuntime} ships it bundled, so its files,
+ * and bullmq and ioredis through them, would be copied for nothing. An `ignore` of the app's
+ * own that is a function still applies; one given as globs is left as it is (the kit is then
+ * traced too, and replaced all the same).
  */
-export async function copyKitRuntime(serverDir: string, kitRoot: string = KIT_ROOT): Promise<string[]> {
-  const target = join(serverDir, 'node_modules/@czo/kit')
-  const queue = KIT_RUNTIME_ENTRIES.map(entry => join(kitRoot, entry))
-  const seen = new Set<string>()
-  while (queue.length > 0) {
-    const file = normalize(queue.pop()!)
-    if (seen.has(file)) continue
-    seen.add(file)
-    if (!existsSync(file)) throw new Error(`[czo] the kit's runtime file ${file} is missing; build @czo/kit first`)
-    for (const specifier of relativeImports(await readFile(file, 'utf8'))) queue.push(resolve(dirname(file), specifier))
+function ignoringKit(traceOptions: TraceOptions | undefined): TraceOptions['ignore'] {
+  const previous = traceOptions?.ignore
+  if (previous !== undefined && typeof previous !== 'function') return previous
+  const kitDirs = [...new Set([KIT_ROOT, realpathSync(KIT_ROOT)].map(dir => `${normalize(dir).replace(/\/$/, '')}/`))]
+  return (path: string) => {
+    // Relative to the tracer's base, which Nitro sets to `/`.
+    const full = resolve(traceOptions?.base ?? '/', path)
+    return full.includes('/node_modules/@czo/kit/') || kitDirs.some(dir => full.startsWith(dir)) || (previous?.(path) ?? false)
   }
-  const copied = ['package.json', ...[...seen].map(file => relative(kitRoot, file))].sort()
-  for (const file of copied) {
-    await mkdir(dirname(join(target, file)), { recursive: true })
-    await copyFile(join(kitRoot, file), join(target, file))
-  }
-  return copied
 }
 
 /** Where the worker output goes: next to the server output in a build, in the build dir in dev. */
@@ -145,6 +152,7 @@ export function czo(options: CzoNitroOptions = {}): NitroModule {
       const workersEntry = join(outputDir, 'server/workers/_entry.mjs')
 
       if (!nitro.options.dev && !prerender) {
+        externals.traceOptions = { ...externals.traceOptions, ignore: ignoringKit(externals.traceOptions) }
         const expected = join(nitro.options.output.dir, 'server')
         if (normalize(nitro.options.output.serverDir) !== normalize(expected)) {
           throw new Error(`[czo] the worker output goes to ${expected}, but preset "${nitro.options.preset}" puts the server in ${nitro.options.output.serverDir}. Use a Node.js preset (node-server, node-cluster).`)
@@ -179,11 +187,7 @@ export function czo(options: CzoNitroOptions = {}): NitroModule {
         // Nitro traces these files' imports (bullmq, ioredis, whatever the workers import) into
         // <output>/server/node_modules, as it does for the server's own externals.
         const workerOutputs = result.files.filter(file => file.endsWith('.mjs')).map(file => join(result.outDir, file))
-        externals.traceInclude = [
-          ...(externals.traceInclude ?? []),
-          ...workerOutputs,
-          ...KIT_RUNTIME_ENTRIES.map(entry => join(KIT_ROOT, entry)),
-        ]
+        externals.traceInclude = [...(externals.traceInclude ?? []), ...workerOutputs]
       })
 
       nitro.hooks.hook('rollup:before', (_nitro, rollupConfig) => {
@@ -213,9 +217,7 @@ export function czo(options: CzoNitroOptions = {}): NitroModule {
 
       nitro.hooks.hook('compiled', async () => {
         if (nitro.options.dev || prerender) return
-        const serverDir = nitro.options.output.serverDir
-        if (existsSync(join(serverDir, 'node_modules/@czo/kit/package.json'))) return
-        await copyKitRuntime(serverDir)
+        await writeKitRuntime(nitro.options.output.serverDir)
       })
     },
   }
