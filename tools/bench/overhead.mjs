@@ -2,15 +2,15 @@
 // built with `czo workers:build`) versus a bare BullMQ Worker script, at concurrency 1, 10
 // and 50, same Redis, N jobs preloaded. Throughput from the jobs' own finish times in Redis.
 //
-//   node tools/bench/overhead.mjs [--reps 5] [--jobs 10000] [--concurrency 1,10,50]
+//   node tools/bench/overhead.mjs [--reps 7] [--jobs 30000] [--concurrency 1,10,50]
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   BULLMQ_PATH, childEnv, CZO_BIN, czoBuild, flag, fmt, loadBullmq, loadIoredis, makeApp, mdTable, median, runBench, sleep, spawnTracked, startRedis, tempDir,
 } from './lib.mjs'
 
-const REPS = Number(flag('reps', '5'))
-const JOBS = Number(flag('jobs', '10000'))
+const REPS = Number(flag('reps', '7'))
+const JOBS = Number(flag('jobs', '30000'))
 const CONCURRENCIES = (flag('concurrency', '1,10,50')).split(',').map(Number)
 const QUEUE = 'noop'
 

@@ -67,7 +67,7 @@ function render(results, info, startedAt, seconds) {
   return `${lines.join('\n').trimEnd()}\n`
 }
 
-await runBench('run-all', 12 * 60_000, async () => {
+await runBench('run-all', 20 * 60_000, async () => {
   const only = flag('only')?.split(',')
   const selected = BENCHES.filter(bench => !only || only.includes(bench.name))
   const startedAt = new Date()

@@ -63,8 +63,8 @@ await runBench('start-stop', 3 * 60_000, async () => {
   const emptyScript = join(dir, 'empty.mjs')
   writeFileSync(bareScript, BARE_SCRIPT)
   writeFileSync(emptyScript, EMPTY_SCRIPT)
-  // The same three queues built by `czo workers:build` (esbuild bundles bullmq and ioredis into
-  // the output) instead of nitro build (which traces node_modules): what the bundling saves.
+  // The same three queues built by `czo workers:build` (everything bundled into the worker
+  // output), with trivial processors: what mazo's own worker code adds.
   const fixture = makeApp(Object.fromEntries(['orders', 'emails', 'inventory'].map(name => [
     `server/workers/${name}.ts`,
     `import { defineWorker } from '@czo/kit'\nexport default defineWorker(${JSON.stringify(name)}, async job => ({ id: job.id }))\n`,
@@ -97,7 +97,7 @@ await runBench('start-stop', 3 * 60_000, async () => {
   const czoStop = med('czo', 'stopMs')
   const czoPeak = med('czo', 'hwmMB')
   const markdown = [
-    `Each process is forked with an IPC channel (as \`czo workers:start\` and \`workers:dev\` do). The target is mazo's worker process from its nitro build output (\`.output/server/workers/index.mjs\`, workers \`orders\`, \`emails\`, \`inventory\`; Nitro traces bullmq and ioredis into \`.output/server/node_modules\`). Start = fork to the "czo:ready" IPC message (sent once every worker is connected to Redis), then ${IDLE_MS} ms idle, then peak RSS (VmHWM in /proc) and SIGTERM → exit. The bare script and the empty script send the same message. One warm-up round, then median of ${REPS} repetitions, interleaved.`,
+    `Each process is forked with an IPC channel (as \`czo workers:start\` and \`workers:dev\` do). The target is mazo's worker process from its nitro build output (\`.output/server/workers/index.mjs\`, workers \`orders\`, \`emails\`, \`inventory\`; the kit's Nitro module writes the kit, with bullmq and ioredis bundled in, as one file to \`.output/server/node_modules/@czo/kit\`; the bare script loads bullmq and ioredis unbundled from node_modules, as a plain BullMQ app does). Start = fork to the "czo:ready" IPC message (sent once every worker is connected to Redis), then ${IDLE_MS} ms idle, then peak RSS (VmHWM in /proc) and SIGTERM → exit. The bare script and the empty script send the same message. One warm-up round, then median of ${REPS} repetitions, interleaved.`,
     '',
     mdTable(['process', 'start → ready', 'idle SIGTERM → exit', 'peak RSS (VmHWM)', 'RSS idle', 'exit codes'], rows),
     '',
@@ -117,7 +117,7 @@ await runBench('start-stop', 3 * 60_000, async () => {
         measured: `${fmt(czoStart)} ms`,
         target: '≤ 300 ms',
         met: czoStart <= 300,
-        why: `Most of it is not the kit's: an empty Node script takes ${fmt(med('node', 'startMs'))} ms to start here and the bare BullMQ script ${fmt(med('bare', 'startMs'))} ms (${(czoStart / med('bare', 'startMs')).toFixed(2)}× for mazo's process), nearly all of it loading bullmq and ioredis: in mazo's nitro build the worker process imports them from \`.output/server/node_modules\`, where Nitro traces bullmq's ~170 CommonJS files, and Node resolves, reads and compiles each one at start. The same three queues built by \`czo workers:build\`, which bundles bullmq and ioredis with esbuild into a few files, start in ${fmt(med('bundled', 'startMs'))} ms. What would close it: have the czo Nitro module bundle the worker process's dependencies (as \`czo workers:build\` does) instead of leaving them to Nitro's trace — a kit change; Node 22's module compile cache would also help; and the machine's load (other tenants) inflates every start here.`,
+        why: `An empty Node script takes ${fmt(med('node', 'startMs'))} ms to start here, the same three queues with trivial processors built by \`czo workers:build\` ${fmt(med('bundled', 'startMs'))} ms and the bare BullMQ script ${fmt(med('bare', 'startMs'))} ms (${(czoStart / med('bare', 'startMs')).toFixed(2)}× for mazo's process). The rest is loading code and connecting three workers to Redis, on a machine whose other tenants slow every process start; compare with the bare script of the same run, and rerun \`node tools/bench/start-stop.mjs\` on a quieter machine.`,
       },
       { name: 'idle SIGTERM → exit', measured: `${fmt(czoStop)} ms`, target: '≤ 200 ms', met: czoStop <= 200 },
       { name: 'peak RSS, three workers idle', measured: `${fmt(czoPeak, 1)} MB`, target: '≤ 90 MB', met: czoPeak <= 90 },
