@@ -5,10 +5,13 @@
  *   group leaves no process behind;
  * - `nx run-many -t serve` (fixture copy) starts API and workers: an order posted to the API is
  *   priced by the worker process; SIGTERM to nx stops both, nothing left running;
- * - `nx run mazo:workers-start` (fixture copy) runs the built output.
+ * - `nx run mazo:workers-start` (fixture copy) runs the built output;
+ * - stopping nx while a job runs longer than nx waits before it kills (about 5 s) hands the job
+ *   back to the queue: it is waiting, not left active for BullMQ's stall detection.
  */
 import { randomUUID } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { closeAll, useQueue } from '@czo/kit'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { freePort } from '../../../tools/test/redis-server.ts'
@@ -97,10 +100,17 @@ describe('workers-serve', () => {
     expect(result.total).toBeGreaterThan(0)
     expect(runner.leftovers()).toContain(result.processedBy.pid)
 
+    // Stopping nx is a graceful stop of the worker process: a job active at Ctrl+C completes
+    // (about 1 s of CPU here, within the deadline nx leaves).
+    const slow = await useQueue('orders').add('order', { order: ORDER, cpuRounds: 500_000 })
+    await until(async () => (await (await useQueue('orders').getJob(slow.id!))?.getState()) === 'active' || undefined, 30_000, 'the slow orders job to start')
     nx.signal('SIGINT')
     await nx.exited()
     const left = await waitForNoLeftovers(runner)
     expect(left, describePids(left)).toEqual([])
+    const stopped = await useQueue('orders').getJob(slow.id!)
+    expect(await stopped!.getState()).toBe('completed')
+    expect((stopped!.returnvalue as { processedBy: { pid: number } }).processedBy.pid).toBe(result.processedBy.pid)
   }, 180_000)
 })
 
@@ -149,4 +159,29 @@ describe('workers-start', () => {
     const left = await waitForNoLeftovers(runner)
     expect(left, describePids(left)).toEqual([])
   }, 240_000)
+})
+
+describe('stopping nx during a long job', () => {
+  it('hands a job that outlasts nx\'s kill delay back to the queue instead of leaving it active', async () => {
+    // Asynchronous, so the worker process's event loop is free to meet its deadline.
+    const file = join(fixture!, 'apps/mazo/server/workers/slow.ts')
+    writeFileSync(file, `import { defineWorker } from '@czo/kit'\nexport default defineWorker('slow', async () => {\n  await new Promise(resolve => setTimeout(resolve, 60_000))\n  return 'done'\n})\n`)
+    try {
+      const { runner, prefix } = newRunner()
+      const nx = start(runner, fixture!, ['run', 'mazo:workers-serve', '--workers=slow'])
+      await nx.waitFor(/\[czo\] ready: 1 worker connected/, 120_000)
+      useKitWith(prefix)
+      const job = await useQueue('slow').add('slow', {})
+      await until(async () => (await (await useQueue('slow').getJob(job.id!))?.getState()) === 'active' || undefined, 30_000, 'the slow job to start')
+
+      nx.signal('SIGINT')
+      await nx.exited()
+      const left = await waitForNoLeftovers(runner)
+      expect(left, describePids(left)).toEqual([])
+      expect(await (await useQueue('slow').getJob(job.id!))!.getState()).toBe('waiting')
+    }
+    finally {
+      rmSync(file, { force: true })
+    }
+  }, 180_000)
 })

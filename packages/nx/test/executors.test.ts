@@ -15,7 +15,7 @@ const { default: buildExecutor } = await import('../src/executors/build/impl')
 const { default: serveExecutor } = await import('../src/executors/serve/impl')
 const { default: startExecutor } = await import('../src/executors/start/impl')
 const { runUntilExit } = await import('../src/executors/long-running')
-const { toBuildWorkersOptions, toWorkerProcessOptions } = await import('../src/options')
+const { NX_SHUTDOWN_TIMEOUT, toBuildWorkersOptions, toWorkerProcessOptions } = await import('../src/options')
 
 function executorContext(root = '/ws'): ExecutorContext {
   return {
@@ -75,11 +75,21 @@ describe('option mapping', () => {
 
   it('maps serve/start options, accepting --workers=a,b from the command line', () => {
     const base = { PATH: '/bin', SECRET: 'kept' }
-    expect(toWorkerProcessOptions('@czo/nx:serve', {}, executorContext(), base)).toEqual({ rootDir: '/ws/apps/shop' })
+    expect(toWorkerProcessOptions('@czo/nx:serve', {}, executorContext(), base)).toEqual({ rootDir: '/ws/apps/shop', shutdownTimeout: NX_SHUTDOWN_TIMEOUT })
     expect(toWorkerProcessOptions('@czo/nx:serve', { workers: 'orders, emails', shutdownTimeout: '5000', env: { A: '1' } }, executorContext(), base))
       .toEqual({ rootDir: '/ws/apps/shop', workers: ['orders', 'emails'], shutdownTimeout: 5000, env: { PATH: '/bin', SECRET: 'kept', A: '1' } })
     expect(toWorkerProcessOptions('@czo/nx:start', { workers: ['orders'], outputDir: 'out' }, executorContext(), base))
-      .toEqual({ rootDir: '/ws/apps/shop', workers: ['orders'], outputDir: 'out' })
+      .toEqual({ rootDir: '/ws/apps/shop', workers: ['orders'], outputDir: 'out', shutdownTimeout: NX_SHUTDOWN_TIMEOUT })
+  })
+
+  it('gives the worker process a deadline shorter than Nx\'s kill (about 5 s after a stop) unless the target or the env sets one', () => {
+    expect(NX_SHUTDOWN_TIMEOUT).toBeLessThan(5000)
+    const ctx = executorContext()
+    expect(toWorkerProcessOptions('@czo/nx:serve', { shutdownTimeout: 30000 }, ctx, {}).shutdownTimeout).toBe(30000)
+    expect(toWorkerProcessOptions('@czo/nx:serve', {}, ctx, { CZO_SHUTDOWN_TIMEOUT: '9000' }).shutdownTimeout).toBeUndefined()
+    expect(toWorkerProcessOptions('@czo/nx:start', {}, ctx, { NITRO_CZO_WORKERS_SHUTDOWN_TIMEOUT: '9000' }).shutdownTimeout).toBeUndefined()
+    expect(toWorkerProcessOptions('@czo/nx:start', { env: { CZO_SHUTDOWN_TIMEOUT: '9000' } }, ctx, {}).shutdownTimeout).toBeUndefined()
+    expect(toWorkerProcessOptions('@czo/nx:start', {}, ctx, { CZO_SHUTDOWN_TIMEOUT: '' }).shutdownTimeout).toBe(NX_SHUTDOWN_TIMEOUT)
   })
 
   it('names the offending option in its errors, without echoing env values', () => {
@@ -131,7 +141,7 @@ describe('serve and start executors', () => {
     expect(await nextOrPending({ next: () => first } as AsyncIterator<unknown>)).toBe('pending')
     markReady()
     expect(await first).toEqual({ done: false, value: { success: true } })
-    expect(kit.startDevWorkers).toHaveBeenCalledWith({ rootDir: '/ws/apps/shop', workers: ['orders'] })
+    expect(kit.startDevWorkers).toHaveBeenCalledWith({ rootDir: '/ws/apps/shop', workers: ['orders'], shutdownTimeout: NX_SHUTDOWN_TIMEOUT })
     const second = iterator.next()
     expect(await nextOrPending({ next: () => second } as AsyncIterator<unknown>)).toBe('pending')
     exit(0)
