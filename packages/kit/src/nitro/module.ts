@@ -184,8 +184,8 @@ export function czo(options: CzoNitroOptions = {}): NitroModule {
         })
         nitro.logger.success(`[czo] ${result.workerFiles.length} worker file${result.workerFiles.length === 1 ? '' : 's'} built to ${relative(rootDir, result.outDir)} in ${Date.now() - started} ms`)
         if (nitro.options.dev) return
-        // Nitro traces these files' imports (bullmq, ioredis, whatever the workers import) into
-        // <output>/server/node_modules, as it does for the server's own externals.
+        // Nitro traces these files' imports (whatever the workers import besides the kit, which
+        // writeKitRuntime ships) into <output>/server/node_modules, as for the server's externals.
         const workerOutputs = result.files.filter(file => file.endsWith('.mjs')).map(file => join(result.outDir, file))
         externals.traceInclude = [...(externals.traceInclude ?? []), ...workerOutputs]
       })
