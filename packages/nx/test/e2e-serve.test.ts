@@ -101,8 +101,8 @@ describe('workers-serve', () => {
     expect(runner.leftovers()).toContain(result.processedBy.pid)
 
     // Stopping nx is a graceful stop of the worker process: a job active at Ctrl+C completes
-    // (about 1 s of CPU here, within the deadline nx leaves).
-    const slow = await useQueue('orders').add('order', { order: ORDER, cpuRounds: 500_000 })
+    // (about 0.5 s of CPU here, well within the deadline nx leaves).
+    const slow = await useQueue('orders').add('order', { order: ORDER, cpuRounds: 300_000 })
     await until(async () => (await (await useQueue('orders').getJob(slow.id!))?.getState()) === 'active' || undefined, 30_000, 'the slow orders job to start')
     nx.signal('SIGINT')
     await nx.exited()
