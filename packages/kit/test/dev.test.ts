@@ -3,6 +3,7 @@ import { startRedisServer, type RedisServer } from '../../../tools/test/redis-se
 import { buildWorkers } from '../src/build/build.ts'
 import { startDevWorkers } from '../src/dev/dev-workers.ts'
 import { MissingBuildError, startBuiltWorkers } from '../src/dev/start-built.ts'
+import { workerProcessArgs } from '../src/dev/types.ts'
 import type { RunnerLogger } from '../src/runner/logger.ts'
 import { closeAll } from '../src/runtime/close.ts'
 import { useQueue } from '../src/runtime/queue.ts'
@@ -88,5 +89,17 @@ describe('startBuiltWorkers (in process)', () => {
     const early = startBuiltWorkers({ rootDir: app.dir, env: env(prefix), workers: ['zzz'] })
     await expect(early.ready).rejects.toThrow('the worker process exited with code 2 before it was ready')
     vi.restoreAllMocks()
+  })
+})
+
+describe('workerProcessArgs', () => {
+  it('passes --workers and the shutdown deadline; a default deadline only when neither the options nor the env set one', () => {
+    const layout = { rootDir: '/app' }
+    expect(workerProcessArgs({ ...layout, env: {} })).toEqual([])
+    expect(workerProcessArgs({ ...layout, workers: ['a', 'b'], shutdownTimeout: 30000, defaultShutdownTimeout: 4000, env: {} })).toEqual(['--workers=a,b', '--shutdown-timeout=30000'])
+    expect(workerProcessArgs({ ...layout, defaultShutdownTimeout: 4000, env: {} })).toEqual(['--shutdown-timeout=4000'])
+    expect(workerProcessArgs({ ...layout, defaultShutdownTimeout: 4000, env: { CZO_SHUTDOWN_TIMEOUT: '' } })).toEqual(['--shutdown-timeout=4000'])
+    expect(workerProcessArgs({ ...layout, defaultShutdownTimeout: 4000, env: { CZO_SHUTDOWN_TIMEOUT: '9000' } })).toEqual([])
+    expect(workerProcessArgs({ ...layout, defaultShutdownTimeout: 4000, env: { NITRO_CZO_WORKERS_SHUTDOWN_TIMEOUT: '9000' } })).toEqual([])
   })
 })

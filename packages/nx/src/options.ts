@@ -139,9 +139,10 @@ function envRecord(executor: string, value: unknown): Record<string, string> | u
 
 /**
  * The worker process's shutdown deadline under Nx, unless the target or the environment sets
- * one. Nx 24 stops a continuous task by signalling its process tree and SIGKILLs what is left
- * about 5 s later; with a shorter deadline, jobs still active then are handed back to the
- * queue by the kit instead of being cut off (and left to BullMQ's stall detection).
+ * one (the kit's `defaultShutdownTimeout`). Nx 24 stops a continuous task by signalling its
+ * process tree and SIGKILLs what is left about 5 s later; with a shorter deadline, jobs still
+ * active then are handed back to the queue by the kit instead of being cut off (and left to
+ * BullMQ's stall detection).
  */
 export const NX_SHUTDOWN_TIMEOUT = 4000
 
@@ -156,10 +157,8 @@ export function toWorkerProcessOptions(
   const shutdownTimeout = positiveInt(executor, 'shutdownTimeout', options.shutdownTimeout)
   const env = envRecord(executor, options.env)
   if (workers !== undefined) mapped.workers = workers
-  if (env !== undefined) mapped.env = { ...baseEnv, ...env }
-  const processEnv = mapped.env ?? baseEnv
-  const deadlineFromEnv = ['CZO_SHUTDOWN_TIMEOUT', 'NITRO_CZO_WORKERS_SHUTDOWN_TIMEOUT'].some(name => (processEnv[name] ?? '') !== '')
   if (shutdownTimeout !== undefined) mapped.shutdownTimeout = shutdownTimeout
-  else if (!deadlineFromEnv) mapped.shutdownTimeout = NX_SHUTDOWN_TIMEOUT
+  mapped.defaultShutdownTimeout = NX_SHUTDOWN_TIMEOUT
+  if (env !== undefined) mapped.env = { ...baseEnv, ...env }
   return mapped
 }

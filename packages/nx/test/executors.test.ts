@@ -75,21 +75,21 @@ describe('option mapping', () => {
 
   it('maps serve/start options, accepting --workers=a,b from the command line', () => {
     const base = { PATH: '/bin', SECRET: 'kept' }
-    expect(toWorkerProcessOptions('@czo/nx:serve', {}, executorContext(), base)).toEqual({ rootDir: '/ws/apps/shop', shutdownTimeout: NX_SHUTDOWN_TIMEOUT })
+    expect(toWorkerProcessOptions('@czo/nx:serve', {}, executorContext(), base)).toEqual({ rootDir: '/ws/apps/shop', defaultShutdownTimeout: NX_SHUTDOWN_TIMEOUT })
     expect(toWorkerProcessOptions('@czo/nx:serve', { workers: 'orders, emails', shutdownTimeout: '5000', env: { A: '1' } }, executorContext(), base))
-      .toEqual({ rootDir: '/ws/apps/shop', workers: ['orders', 'emails'], shutdownTimeout: 5000, env: { PATH: '/bin', SECRET: 'kept', A: '1' } })
+      .toEqual({ rootDir: '/ws/apps/shop', workers: ['orders', 'emails'], shutdownTimeout: 5000, defaultShutdownTimeout: NX_SHUTDOWN_TIMEOUT, env: { PATH: '/bin', SECRET: 'kept', A: '1' } })
     expect(toWorkerProcessOptions('@czo/nx:start', { workers: ['orders'], outputDir: 'out' }, executorContext(), base))
-      .toEqual({ rootDir: '/ws/apps/shop', workers: ['orders'], outputDir: 'out', shutdownTimeout: NX_SHUTDOWN_TIMEOUT })
+      .toEqual({ rootDir: '/ws/apps/shop', workers: ['orders'], outputDir: 'out', defaultShutdownTimeout: NX_SHUTDOWN_TIMEOUT })
   })
 
-  it('gives the worker process a deadline shorter than Nx\'s kill (about 5 s after a stop) unless the target or the env sets one', () => {
+  it('gives the worker process a default deadline shorter than Nx\'s kill (about 5 s after a stop); the target\'s own wins', () => {
     expect(NX_SHUTDOWN_TIMEOUT).toBeLessThan(5000)
     const ctx = executorContext()
-    expect(toWorkerProcessOptions('@czo/nx:serve', { shutdownTimeout: 30000 }, ctx, {}).shutdownTimeout).toBe(30000)
-    expect(toWorkerProcessOptions('@czo/nx:serve', {}, ctx, { CZO_SHUTDOWN_TIMEOUT: '9000' }).shutdownTimeout).toBeUndefined()
-    expect(toWorkerProcessOptions('@czo/nx:start', {}, ctx, { NITRO_CZO_WORKERS_SHUTDOWN_TIMEOUT: '9000' }).shutdownTimeout).toBeUndefined()
-    expect(toWorkerProcessOptions('@czo/nx:start', { env: { CZO_SHUTDOWN_TIMEOUT: '9000' } }, ctx, {}).shutdownTimeout).toBeUndefined()
-    expect(toWorkerProcessOptions('@czo/nx:start', {}, ctx, { CZO_SHUTDOWN_TIMEOUT: '' }).shutdownTimeout).toBe(NX_SHUTDOWN_TIMEOUT)
+    expect(toWorkerProcessOptions('@czo/nx:serve', {}, ctx, {}).defaultShutdownTimeout).toBe(NX_SHUTDOWN_TIMEOUT)
+    const explicit = toWorkerProcessOptions('@czo/nx:serve', { shutdownTimeout: 30000 }, ctx, {})
+    expect(explicit.shutdownTimeout).toBe(30000)
+    // The kit applies the default only when neither the target nor the env sets a deadline
+    // (workerProcessArgs, packages/kit/test/dev.test.ts).
   })
 
   it('names the offending option in its errors, without echoing env values', () => {
@@ -141,7 +141,7 @@ describe('serve and start executors', () => {
     expect(await nextOrPending({ next: () => first } as AsyncIterator<unknown>)).toBe('pending')
     markReady()
     expect(await first).toEqual({ done: false, value: { success: true } })
-    expect(kit.startDevWorkers).toHaveBeenCalledWith({ rootDir: '/ws/apps/shop', workers: ['orders'], shutdownTimeout: NX_SHUTDOWN_TIMEOUT })
+    expect(kit.startDevWorkers).toHaveBeenCalledWith({ rootDir: '/ws/apps/shop', workers: ['orders'], defaultShutdownTimeout: NX_SHUTDOWN_TIMEOUT })
     const second = iterator.next()
     expect(await nextOrPending({ next: () => second } as AsyncIterator<unknown>)).toBe('pending')
     exit(0)

@@ -5,6 +5,12 @@ export interface WorkerProcessOptions extends WorkersLayout {
   workers?: string[]
   /** Shutdown deadline of the worker process (ms). */
   shutdownTimeout?: number
+  /**
+   * The deadline when nothing else sets one: neither `shutdownTimeout` nor, in the worker
+   * process's environment, `CZO_SHUTDOWN_TIMEOUT` or `NITRO_CZO_WORKERS_SHUTDOWN_TIMEOUT`. For
+   * hosts that kill a stopping process after a fixed delay (Nx does, about 5 s after a stop).
+   */
+  defaultShutdownTimeout?: number
   env?: NodeJS.ProcessEnv
 }
 
@@ -20,10 +26,16 @@ export interface WorkerProcessHandle {
   force(): void
 }
 
-/** Flags for the worker process from the options. */
+/** The variables through which the worker process reads its shutdown deadline. */
+const SHUTDOWN_TIMEOUT_VARIABLES = ['CZO_SHUTDOWN_TIMEOUT', 'NITRO_CZO_WORKERS_SHUTDOWN_TIMEOUT'] as const
+
+/** Flags for the worker process from the options (its env: `options.env`, else this process's). */
 export function workerProcessArgs(options: WorkerProcessOptions): string[] {
   const args: string[] = []
   if (options.workers !== undefined) args.push(`--workers=${options.workers.join(',')}`)
-  if (options.shutdownTimeout !== undefined) args.push(`--shutdown-timeout=${options.shutdownTimeout}`)
+  const env = options.env ?? process.env
+  const fromEnv = SHUTDOWN_TIMEOUT_VARIABLES.some(name => (env[name] ?? '') !== '')
+  const timeout = options.shutdownTimeout ?? (fromEnv ? undefined : options.defaultShutdownTimeout)
+  if (timeout !== undefined) args.push(`--shutdown-timeout=${timeout}`)
   return args
 }
