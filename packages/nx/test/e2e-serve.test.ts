@@ -60,6 +60,11 @@ async function explained<T>(nx: Spawned, work: Promise<T>): Promise<T> {
   }
 }
 
+/** The state of a job, read through this process's kit. */
+async function stateOf(queue: string, id: string): Promise<string | undefined> {
+  return (await useQueue(queue).getJob(id))?.getState()
+}
+
 /** Points this process's kit at the test Redis with the runner's prefix. */
 function useKitWith(prefix: string) {
   process.env.NITRO_CZO_REDIS_URL = inject('redisUrl')
@@ -103,13 +108,13 @@ describe('workers-serve', () => {
     // Stopping nx is a graceful stop of the worker process: a job active at Ctrl+C completes
     // (about 0.5 s of CPU here, well within the deadline nx leaves).
     const slow = await useQueue('orders').add('order', { order: ORDER, cpuRounds: 300_000 })
-    await until(async () => (await (await useQueue('orders').getJob(slow.id!))?.getState()) === 'active' || undefined, 30_000, 'the slow orders job to start')
+    await until(async () => await stateOf('orders', slow.id!) === 'active', 30_000, 'the slow orders job to start')
     nx.signal('SIGINT')
     await nx.exited()
     const left = await waitForNoLeftovers(runner)
     expect(left, describePids(left)).toEqual([])
+    expect(await stateOf('orders', slow.id!)).toBe('completed')
     const stopped = await useQueue('orders').getJob(slow.id!)
-    expect(await stopped!.getState()).toBe('completed')
     expect((stopped!.returnvalue as { processedBy: { pid: number } }).processedBy.pid).toBe(result.processedBy.pid)
   }, 180_000)
 })
@@ -152,7 +157,7 @@ describe('workers-start', () => {
 
     useKitWith(prefix)
     const job = await useQueue('orders').add('order', { order: ORDER })
-    await until(async () => (await (await useQueue('orders').getJob(job.id!))?.getState()) === 'completed', 30_000, 'the orders job to complete')
+    await until(async () => await stateOf('orders', job.id!) === 'completed', 30_000, 'the orders job to complete')
 
     nx.signal('SIGINT')
     await nx.exited()
@@ -172,13 +177,13 @@ describe('stopping nx during a long job', () => {
       await nx.waitFor(/\[czo\] ready: 1 worker connected/, 120_000)
       useKitWith(prefix)
       const job = await useQueue('slow').add('slow', {})
-      await until(async () => (await (await useQueue('slow').getJob(job.id!))?.getState()) === 'active' || undefined, 30_000, 'the slow job to start')
+      await until(async () => await stateOf('slow', job.id!) === 'active', 30_000, 'the slow job to start')
 
       nx.signal('SIGINT')
       await nx.exited()
       const left = await waitForNoLeftovers(runner)
       expect(left, describePids(left)).toEqual([])
-      expect(await (await useQueue('slow').getJob(job.id!))!.getState()).toBe('waiting')
+      expect(await stateOf('slow', job.id!)).toBe('waiting')
     }
     finally {
       rmSync(file, { force: true })
